@@ -1,0 +1,59 @@
+/* common/sbrk_double.h: a stand-in for sbrk(2) that tests and tools link in.
+ *
+ * Not part of any lesson. A program that links common/sbrk_double.cpp (and is
+ * linked with -rdynamic) defines its own `sbrk`, which interposes on libc's
+ * for every library it loads, so a stage's calls to sbrk land here:
+ *
+ *  - the "break" moves inside a private region of HM_DOUBLE_REGION bytes
+ *    (reserved with mmap, MAP_NORESERVE), never the process's real break,
+ *    so glibc's own malloc (which uses the real break internally) cannot
+ *    disturb what a test sees;
+ *  - the break starts HM_DOUBLE_START_OFFSET bytes into the region, an
+ *    offset that is deliberately not a multiple of 16;
+ *  - every call is counted, and growth can be refused on demand;
+ *  - sbrk_double_foreign() moves the break as "someone else" would (glibc's
+ *    malloc in a real process), without counting it as the allocator's call.
+ * Lowering the break gives whole pages above it back (MADV_DONTNEED), as the
+ * kernel does, so resident memory can be compared.
+ */
+#ifndef HM_SBRK_DOUBLE_H
+#define HM_SBRK_DOUBLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HM_DOUBLE_REGION ((size_t)1 << 36) /* 64 GiB of address space, not memory */
+#define HM_DOUBLE_START_OFFSET 8
+
+typedef struct sbrk_double_stats {
+    unsigned long calls;    /* every sbrk call by the allocator */
+    unsigned long queries;  /* sbrk(0) */
+    unsigned long grows;    /* sbrk(n > 0) that succeeded */
+    unsigned long shrinks;  /* sbrk(n < 0) that succeeded */
+    unsigned long refused;  /* calls answered with (void*)-1, ENOMEM */
+    size_t peak;            /* highest break seen, as bytes above the region start */
+} sbrk_double_stats;
+
+void *sbrk(intptr_t increment);
+
+/* Counters since the last reset (the break itself is not moved). */
+sbrk_double_stats sbrk_double_get_stats(void);
+void sbrk_double_reset_stats(void);
+
+/* Let `grants` more growth calls succeed, then refuse every growth call with
+ * ENOMEM (shrinking and sbrk(0) always work). A negative value refuses nothing. */
+void sbrk_double_refuse_after(long grants);
+
+char *sbrk_double_region(void);    /* the region's first byte */
+char *sbrk_double_break(void);     /* the current break */
+void *sbrk_double_foreign(intptr_t increment); /* someone else calls sbrk */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* HM_SBRK_DOUBLE_H */
