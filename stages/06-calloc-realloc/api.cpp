@@ -1,0 +1,18 @@
+// api.cpp: the names stage 06-calloc-realloc exports, and nothing else.
+// Journal: JOURNAL.md#stage-06
+//
+// Thin C wrappers over namespace hm. The library is compiled with hidden
+// visibility, so these are its only dynamic symbols.
+#include "heap.hpp"
+#include "hmalloc.h"
+
+#define HM_EXPORT extern "C" __attribute__((visibility("default")))
+
+HM_EXPORT void* hmalloc(size_t size) { return hm::allocate(size); }
+HM_EXPORT void hfree(void* ptr) { hm::release(ptr); }
+HM_EXPORT void* hcalloc(size_t nmemb, size_t size) { return hm::allocate_zeroed(nmemb, size); }
+HM_EXPORT void* hrealloc(void* ptr, size_t size) { return hm::reallocate(ptr, size); }
+HM_EXPORT void* hreallocarray(void* ptr, size_t nmemb, size_t size) {
+    return hm::reallocate_array(ptr, nmemb, size);
+}
+HM_EXPORT void hwalk(hm_visit_fn visit, void* ctx) { hm::walk(visit, ctx); }
