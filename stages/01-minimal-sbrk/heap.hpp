@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 01-minimal-sbrk.
-// Journal: JOURNAL.md#stage-01
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,4 @@
-// os.hpp: the calls stage 01-minimal-sbrk makes to the operating system.
-// Journal: JOURNAL.md#stage-01
+// os.hpp: the calls the heap makes to the operating system.
 //
 // The heap asks the OS for memory only through these functions. Tests count
 // and refuse these calls from outside, by interposing sbrk(2).

@@ -1,5 +1,4 @@
-// api.cpp: the names stage 02-alignment exports, and nothing else.
-// Journal: JOURNAL.md#stage-02
+// api.cpp: the names the library exports, and nothing else.
 //
 // Thin C wrappers over namespace hm. The library is compiled with hidden
 // visibility, so these are its only dynamic symbols.

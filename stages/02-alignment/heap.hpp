@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 02-alignment.
-// Journal: JOURNAL.md#stage-02
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>

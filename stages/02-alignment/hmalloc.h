@@ -1,5 +1,5 @@
-/* hmalloc.h: the public C interface of stage 02-alignment.
- * Journal: JOURNAL.md#stage-02
+/* hmalloc.h: the public C interface of this stage's allocator.
+ * (The stage and its journal section are named in heap.cpp.)
  *
  * hmalloc(size) returns a block of at least `size` bytes, or NULL with errno
  * set to ENOMEM. hmalloc(0) returns a unique pointer that may be passed to

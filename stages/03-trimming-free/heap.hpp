@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 03-trimming-free.
-// Journal: JOURNAL.md#stage-03
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>

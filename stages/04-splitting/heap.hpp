@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 04-splitting.
-// Journal: JOURNAL.md#stage-04
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>

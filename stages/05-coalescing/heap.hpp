@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 05-coalescing.
-// Journal: JOURNAL.md#stage-05
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,4 @@
-// heap.hpp: the block layout of stage 06-calloc-realloc.
-// Journal: JOURNAL.md#stage-06
+// heap.hpp: the block layout, and the heap's functions.
 #pragma once
 
 #include <cstddef>
