@@ -1,0 +1,73 @@
+// common/hmalloc_api.h: loading a stage's API from outside (test side).
+//
+// Not part of any lesson. The suite, the demo and the tools load a stage with
+// dlopen and look its functions up one by one, so a stage that lacks a
+// function (hcalloc before stage 06) is a missing entry, not a build error.
+// dlsym on a handle also searches the library's dependencies (libc has its
+// own calloc, malloc...), so a symbol counts only if dladdr says it lives in
+// the stage's own file.
+#pragma once
+
+#include <dlfcn.h>
+
+#include <cstddef>
+
+extern "C" {
+// The same layout as hm_block_info in every stage's hmalloc.h.
+typedef struct hm_block_info {
+    const void* header;
+    size_t header_size;
+    void* payload;
+    size_t size;
+    int free;
+} hm_block_info;
+typedef void (*hm_visit_fn)(const hm_block_info* block, void* ctx);
+}
+
+namespace hm::test {
+
+struct Api {
+    void* handle = nullptr;
+    // Prefixed API: every stage has the first three, stage 06 on the rest.
+    void* (*hmalloc)(std::size_t) = nullptr;
+    void (*hfree)(void*) = nullptr;
+    void (*hwalk)(hm_visit_fn, void*) = nullptr;
+    void* (*hcalloc)(std::size_t, std::size_t) = nullptr;
+    void* (*hrealloc)(void*, std::size_t) = nullptr;
+    void* (*hreallocarray)(void*, std::size_t, std::size_t) = nullptr;
+};
+
+// The address of `name` if the library behind `handle` (whose base address is
+// `base`) defines it itself, else null.
+inline void* own_symbol(void* handle, const void* base, const char* name) {
+    void* sym = dlsym(handle, name);
+    Dl_info info{};
+    if (sym == nullptr || dladdr(sym, &info) == 0 || info.dli_fbase != base) return nullptr;
+    return sym;
+}
+
+// Loads the stage library at `path` into `api`. Returns null on success, or
+// why it failed (a library without hmalloc, hfree and hwalk is not a stage).
+inline const char* load_api(const char* path, Api* api) {
+    *api = Api{};
+    api->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (api->handle == nullptr) return dlerror();
+    void* first = dlsym(api->handle, "hmalloc");
+    Dl_info info{};
+    if (first == nullptr || dladdr(first, &info) == 0) return "the library has no hmalloc";
+    const void* base = info.dli_fbase;
+    auto get = [&](auto& fn, const char* name) {
+        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(own_symbol(api->handle, base, name));
+    };
+    get(api->hmalloc, "hmalloc");
+    get(api->hfree, "hfree");
+    get(api->hwalk, "hwalk");
+    get(api->hcalloc, "hcalloc");
+    get(api->hrealloc, "hrealloc");
+    get(api->hreallocarray, "hreallocarray");
+    if (api->hmalloc == nullptr || api->hfree == nullptr || api->hwalk == nullptr)
+        return "the library lacks hmalloc, hfree or hwalk";
+    return nullptr;
+}
+
+}  // namespace hm::test
