@@ -1,0 +1,305 @@
+// heap.cpp: stage 07-preload, the heap becomes the process's malloc.
+// Journal: JOURNAL.md#stage-07
+//
+// Stage 06 plus what a real process asks of its malloc: blocks aligned to
+// more than ALIGNMENT (the memalign family), the usable size of a block, and
+// bad pointers treated as the bugs they are: a message, then abort. The
+// standard names, the lock and fork are in api.cpp and lock.hpp.
+#include "heap.hpp"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "os.hpp"
+#include "print.hpp"
+
+namespace hm {
+namespace {
+
+// ---- state --------------------------------------------------------------------
+
+constinit BlockHeader* heap_first = nullptr;  // lowest block; null until the first block
+constinit BlockHeader* heap_last = nullptr;   // highest block; new blocks go after it
+
+void* out_of_memory() {
+    errno = ENOMEM;
+    return nullptr;
+}
+
+// Bad input is a bug in the program: one line on stderr, then abort, as
+// glibc does. Carrying on would hide the bug; the heap is left as it was.
+[[noreturn]] void report(const char* call, const char* problem, const void* payload) {
+    print::Line(STDERR_FILENO)
+        .text("hmalloc: ").text(call).text("(): ").text(problem).text(" ")
+        .pointer(payload).text("; aborting\n")
+        .flush();
+    std::abort();
+}
+
+// The first byte after the block's payload.
+char* end_of(BlockHeader* block) { return static_cast<char*>(payload_of(block)) + block->size; }
+
+// ---- checking a pointer -------------------------------------------------------
+
+// The block whose payload starts at `payload`, or null if we never handed
+// that pointer out (a foreign pointer, or one into the middle of a block).
+// `*prev` is set to the block before it. Walks the whole list: a pointer is
+// trusted only once it is found, never by reading memory in front of it.
+BlockHeader* find_block(void* payload, BlockHeader** prev) {
+    *prev = nullptr;
+    for (BlockHeader* b = heap_first; b != nullptr; *prev = b, b = b->next) {
+        if (payload_of(b) == payload) return b;
+    }
+    return nullptr;
+}
+
+// ---- finding a block ------------------------------------------------------------
+
+// First fit: the lowest free block that can hold `size` bytes.
+BlockHeader* find_fit(std::size_t size) {
+    for (BlockHeader* b = heap_first; b != nullptr; b = b->next) {
+        if (b->free && b->size >= size) return b;
+    }
+    return nullptr;
+}
+
+// ---- splitting ----------------------------------------------------------------
+
+// Cuts `block` down to `size` payload bytes and makes the rest a free block
+// right after it, if the rest can hold a header and MIN_PAYLOAD bytes;
+// otherwise the block stays whole and the few spare bytes go with it.
+//
+//   before:  | header | size ........ spare ....................... |
+//   after:   | header | size ........ | header | rest (free) ...... |
+void split_block(BlockHeader* block, std::size_t size) {
+    if (block->size < size + sizeof(BlockHeader) + MIN_PAYLOAD) return;
+    auto* rest = reinterpret_cast<BlockHeader*>(static_cast<char*>(payload_of(block)) + size);
+    rest->size = block->size - size - sizeof(BlockHeader);
+    rest->next = block->next;
+    rest->free = true;
+    block->size = size;
+    block->next = rest;
+    if (heap_last == block) heap_last = rest;
+}
+
+// ---- coalescing -----------------------------------------------------------------
+
+// Merges the block after `block` into it. The caller has checked that the
+// next block is free and starts right where `block` ends.
+void absorb_next(BlockHeader* block) {
+    BlockHeader* next = block->next;
+    block->size += sizeof(BlockHeader) + next->size;
+    block->next = next->next;
+    if (heap_last == next) heap_last = block;
+}
+
+// True if `second` is free and starts at the first byte after `first`: no
+// memory of someone else's lies between them.
+bool free_neighbour(BlockHeader* first, BlockHeader* second) {
+    return second != nullptr && second->free && end_of(first) == reinterpret_cast<char*>(second);
+}
+
+// Merges the free block `block` with its free neighbours, right then left.
+// `prev` is the block before it (null for the first block).
+void coalesce(BlockHeader* block, BlockHeader* prev) {
+    if (free_neighbour(block, block->next)) absorb_next(block);
+    if (prev != nullptr && prev->free && free_neighbour(prev, block)) absorb_next(prev);
+}
+
+// ---- growing the heap -------------------------------------------------------------
+
+// A new block of `size` payload bytes at the break, linked after the last one.
+// The break need not be aligned (someone else may have moved it by any
+// amount), so grow by the padding up to the next multiple of ALIGNMENT too.
+BlockHeader* grow_heap(std::size_t size) {
+    auto at = reinterpret_cast<std::uintptr_t>(os::current_break());
+    std::size_t padding = align_up(at) - at;
+    void* memory = os::grow_break(padding + sizeof(BlockHeader) + size);
+    if (memory == nullptr) return nullptr;
+    auto* block = reinterpret_cast<BlockHeader*>(static_cast<char*>(memory) + padding);
+    block->size = size;
+    block->next = nullptr;
+    block->free = false;
+    if (heap_last != nullptr) {
+        heap_last->next = block;
+    } else {
+        heap_first = block;
+    }
+    heap_last = block;
+    return block;
+}
+
+// ---- trimming ---------------------------------------------------------------
+
+// Gives the free blocks at the top of the heap back to the OS: the run of
+// free blocks that ends with the last block, however long, as far down as
+// it has no gap (memory that is not ours) in it. Only while the break still
+// ends at our last block: if someone else has moved it, lowering it would
+// take their memory away.
+void trim_break() {
+    if (heap_last == nullptr || !heap_last->free) return;
+    if (os::current_break() != end_of(heap_last)) return;
+    BlockHeader* run = nullptr;         // first block of the free run at the top
+    BlockHeader* before_run = nullptr;  // the block that becomes the last one
+    BlockHeader* prev = nullptr;
+    for (BlockHeader* b = heap_first; b != nullptr; prev = b, b = b->next) {
+        bool run_goes_on = run != nullptr && b->free && end_of(prev) == reinterpret_cast<char*>(b);
+        if (!run_goes_on) {
+            run = b->free ? b : nullptr;
+            before_run = prev;
+        }
+    }
+    if (!os::shrink_break(static_cast<std::size_t>(end_of(heap_last) - reinterpret_cast<char*>(run)))) return;
+    if (before_run != nullptr) {
+        before_run->next = nullptr;
+    } else {
+        heap_first = nullptr;
+    }
+    heap_last = before_run;
+}
+
+// ---- resizing in place --------------------------------------------------------
+
+// Shrinks a used block to `size` bytes; the tail it no longer needs becomes a
+// free block, merged with a free block after it and given back to the OS if
+// it ends the heap.
+void shrink_block(BlockHeader* block, std::size_t size) {
+    std::size_t old_size = block->size;
+    split_block(block, size);
+    if (block->size == old_size) return;  // the tail was too small to stand alone
+    coalesce(block->next, block);
+    trim_break();
+}
+
+// Grows a used block to `size` bytes without moving it: into the free block
+// right after it, or, when it is the last block and the break still ends at
+// it, by moving the break. False, with nothing changed, if neither works.
+bool grow_in_place(BlockHeader* block, std::size_t size) {
+    BlockHeader* next = block->next;
+    if (free_neighbour(block, next) && block->size + sizeof(BlockHeader) + next->size >= size) {
+        absorb_next(block);
+        split_block(block, size);
+        return true;
+    }
+    if (block == heap_last && os::current_break() == end_of(block)) {
+        if (os::grow_break(size - block->size) == nullptr) return false;
+        block->size = size;
+        return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// ---- the API --------------------------------------------------------------------
+
+void* allocate(std::size_t size) {
+    if (size > MAX_REQUEST) return out_of_memory();
+    size = align_up(size);
+    if (BlockHeader* block = find_fit(size)) {
+        split_block(block, size);
+        block->free = false;
+        return payload_of(block);
+    }
+    BlockHeader* block = grow_heap(size);
+    if (block == nullptr) return out_of_memory();
+    return payload_of(block);
+}
+
+void release(void* payload) {
+    if (payload == nullptr) return;
+    BlockHeader* prev = nullptr;
+    BlockHeader* block = find_block(payload, &prev);
+    if (block == nullptr) return report("free", "invalid pointer", payload);
+    if (block->free) return report("free", "double free of", payload);
+    block->free = true;
+    coalesce(block, prev);
+    trim_break();
+}
+
+void* allocate_zeroed(std::size_t count, std::size_t size) {
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(count, size, &bytes)) return out_of_memory();
+    void* payload = allocate(bytes);
+    // Always cleared: a reused block holds whatever its last owner wrote.
+    if (payload != nullptr) std::memset(payload, 0, bytes);
+    return payload;
+}
+
+void* reallocate(void* payload, std::size_t size) {
+    if (payload == nullptr) return allocate(size);
+    if (size == 0) {
+        release(payload);
+        return nullptr;
+    }
+    BlockHeader* prev = nullptr;
+    BlockHeader* block = find_block(payload, &prev);
+    if (block == nullptr || block->free) {
+        report("realloc", block == nullptr ? "invalid pointer" : "pointer to a free block", payload);
+        errno = EINVAL;
+        return nullptr;
+    }
+    if (size > MAX_REQUEST) return out_of_memory();
+    size = align_up(size);
+    if (size <= block->size) {
+        shrink_block(block, size);
+        return payload;
+    }
+    if (grow_in_place(block, size)) return payload;
+    void* moved = allocate(size);
+    if (moved == nullptr) return nullptr;  // allocate set errno; the old block is untouched
+    std::memcpy(moved, payload, block->size);
+    release(payload);
+    return moved;
+}
+
+void* reallocate_array(void* payload, std::size_t count, std::size_t size) {
+    std::size_t bytes = 0;
+    if (__builtin_mul_overflow(count, size, &bytes)) return out_of_memory();
+    return reallocate(payload, bytes);
+}
+
+void* allocate_aligned(std::size_t alignment, std::size_t size) {
+    if (alignment <= ALIGNMENT) return allocate(size);
+    if (size > MAX_REQUEST - alignment - sizeof(BlockHeader) - MIN_PAYLOAD) return out_of_memory();
+    size = align_up(size);
+    // Room for the block, for sliding it up to the next multiple of
+    // `alignment`, and for a free block of its own in front of it.
+    void* payload = allocate(size + alignment + sizeof(BlockHeader) + MIN_PAYLOAD);
+    if (payload == nullptr) return nullptr;
+    BlockHeader* block = header_of(payload);
+    auto at = reinterpret_cast<std::uintptr_t>(payload);
+    if (at % alignment != 0) {
+        //   | header | front (freed) ...... | header | aligned payload ...... |
+        //   ^block                          ^aligned  ^multiple of alignment
+        std::uintptr_t aligned_at = align_up_to(at + sizeof(BlockHeader) + MIN_PAYLOAD, alignment);
+        auto* aligned = header_of(reinterpret_cast<void*>(aligned_at));
+        aligned->size = static_cast<std::size_t>(end_of(block) - reinterpret_cast<char*>(aligned_at));
+        aligned->next = block->next;
+        aligned->free = false;
+        block->size = static_cast<std::size_t>(reinterpret_cast<char*>(aligned) - static_cast<char*>(payload));
+        block->next = aligned;
+        if (heap_last == block) heap_last = aligned;
+        release(payload);
+        block = aligned;
+    }
+    shrink_block(block, size);
+    return payload_of(block);
+}
+
+std::size_t usable_size(void* payload) {
+    BlockHeader* prev = nullptr;
+    BlockHeader* block = find_block(payload, &prev);
+    if (block == nullptr || block->free) report("malloc_usable_size", "invalid pointer", payload);
+    return block->size;
+}
+
+void walk(hm_visit_fn visit, void* ctx) {
+    for (BlockHeader* b = heap_first; b != nullptr; b = b->next) {
+        hm_block_info info{b, sizeof(BlockHeader), payload_of(b), b->size, b->free};
+        visit(&info, ctx);
+    }
+}
+
+}  // namespace hm
