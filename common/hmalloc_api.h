@@ -11,6 +11,7 @@
 #include <dlfcn.h>
 
 #include <cstddef>
+#include <type_traits>
 
 extern "C" {
 // The same layout as hm_block_info in every stage's hmalloc.h.

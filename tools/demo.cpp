@@ -1,0 +1,281 @@
+// tools/demo.cpp: the same small workload on every stage, with figures and
+// a text picture of the heap (`make demo`).
+//
+// Not part of any lesson. Each stage runs in a child process of its own, so a
+// stage that corrupts its heap cannot spoil the next one. The stage is
+// loaded with dlopen and seen from outside: its API, hwalk(), and the calls
+// it makes to sbrk, which land in common/sbrk_double.cpp.
+//
+// Usage: demo LIB...   (each LIB a build/NN/libhmalloc.so)
+#include <dlfcn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+
+#include "hmalloc_api.h"
+#include "sbrk_double.h"
+
+namespace {
+
+// ---- the workload's own bookkeeping -------------------------------------------
+
+constexpr int MAX_BLOCKS = 256;
+
+struct Live {
+    unsigned char* ptr;
+    std::size_t size;
+    unsigned char fill;
+};
+
+struct Workload {
+    hm::test::Api api;
+    Live blocks[MAX_BLOCKS] = {};
+    int results = 0;       // pointers handed out
+    int misaligned = 0;    // ... of which not aligned to alignof(max_align_t)
+    bool intact = true;    // every live block kept its contents
+    bool zeroed = true;    // every hcalloc block came back zeroed
+    std::size_t live_bytes = 0;
+    std::size_t peak_live = 0;
+    int emulated = 0;      // calls the stage lacks, done with hmalloc + copy + hfree
+    int resized = 0;       // blocks grown ...
+    int in_place = 0;      // ... of which kept their address
+
+    void note_result(void* p) {
+        ++results;
+        if (reinterpret_cast<std::uintptr_t>(p) % alignof(std::max_align_t) != 0) ++misaligned;
+    }
+    void fill(int i, unsigned char* p, std::size_t size) {
+        blocks[i] = {p, size, static_cast<unsigned char>(i * 7 + 1)};
+        std::memset(p, blocks[i].fill, size);
+        live_bytes += size;
+        if (live_bytes > peak_live) peak_live = live_bytes;
+    }
+    void check(int i) {
+        for (std::size_t k = 0; k < blocks[i].size; ++k) {
+            if (blocks[i].ptr[k] != blocks[i].fill) {
+                intact = false;
+                return;
+            }
+        }
+    }
+    void check_all() {
+        for (int i = 0; i < MAX_BLOCKS; ++i)
+            if (blocks[i].ptr != nullptr) check(i);
+    }
+
+    void allocate(int i, std::size_t size) {
+        auto* p = static_cast<unsigned char*>(api.hmalloc(size));
+        if (p == nullptr) return;
+        note_result(p);
+        fill(i, p, size);
+    }
+    void release(int i) {
+        if (blocks[i].ptr == nullptr) return;
+        check(i);
+        api.hfree(blocks[i].ptr);
+        live_bytes -= blocks[i].size;
+        blocks[i] = {};
+    }
+    void resize(int i, std::size_t size) {
+        check(i);
+        Live old = blocks[i];
+        unsigned char* p;
+        if (api.hrealloc != nullptr) {
+            p = static_cast<unsigned char*>(api.hrealloc(old.ptr, size));
+        } else {
+            ++emulated;
+            p = static_cast<unsigned char*>(api.hmalloc(size));
+            if (p != nullptr) {
+                std::memcpy(p, old.ptr, old.size < size ? old.size : size);
+                api.hfree(old.ptr);
+            }
+        }
+        if (p == nullptr) return;
+        note_result(p);
+        ++resized;
+        if (p == old.ptr) ++in_place;
+        for (std::size_t k = 0; k < (old.size < size ? old.size : size); ++k)
+            if (p[k] != old.fill) intact = false;
+        live_bytes -= old.size;
+        fill(i, p, size);
+    }
+    void allocate_zeroed(int i, std::size_t count, std::size_t size) {
+        unsigned char* p;
+        if (api.hcalloc != nullptr) {
+            p = static_cast<unsigned char*>(api.hcalloc(count, size));
+        } else {
+            ++emulated;
+            p = static_cast<unsigned char*>(api.hmalloc(count * size));
+            if (p != nullptr) std::memset(p, 0, count * size);
+        }
+        if (p == nullptr) return;
+        note_result(p);
+        for (std::size_t k = 0; k < count * size; ++k)
+            if (p[k] != 0) zeroed = false;
+        fill(i, p, count * size);
+    }
+};
+
+// The fixed workload. Each phase exercises what one stage adds.
+void run_workload(Workload& w) {
+    // fill: 96 blocks of mixed small sizes, every 8th one larger.
+    for (int i = 0; i < 96; ++i) w.allocate(i, i % 8 == 7 ? 480 : 8 + (i * 37) % 120);
+    // holes: free every other block (reuse, splitting).
+    for (int i = 1; i < 96; i += 2) w.release(i);
+    // small: 40 blocks of 24 bytes go into the holes.
+    for (int i = 96; i < 136; ++i) w.allocate(i, 24);
+    // merge: free a run of neighbours, then ask for one block the size of the run (coalescing).
+    for (int i = 20; i < 44; ++i) w.release(i);
+    w.allocate(136, 900);
+    // grow: eight blocks grow threefold (realloc in place or moved).
+    for (int i = 80; i < 96; i += 2) w.resize(i, w.blocks[i].size * 3);
+    // zeroed: four zeroed blocks.
+    for (int i = 137; i < 141; ++i) w.allocate_zeroed(i, 10, 10);
+    // last: free, newest first, the zeroed blocks, the large one and the
+    // second half of the first 96, the grown ones among them (trimming).
+    for (int i = 140; i >= 136; --i) w.release(i);
+    for (int i = 95; i >= 48; --i) w.release(i);
+    w.check_all();
+}
+
+// ---- the picture ----------------------------------------------------------------
+//
+// One character per `scale` bytes of the heap, from where the heap began to
+// the break: each cell shows what most of its bytes are.
+
+enum Kind : unsigned char { GAP, HEADER, LIVE, SLACK, FREE, KINDS };
+constexpr char KIND_CHAR[KINDS] = {' ', 'h', '#', '+', '.'};
+constexpr int PICTURE_WIDTH = 64;
+constexpr int PICTURE_CELLS = PICTURE_WIDTH * 4;
+
+struct Picture {
+    const Workload* w;
+    char* heap_begin;
+    std::size_t scale;
+    std::size_t count[PICTURE_CELLS][KINDS];
+    int used_blocks = 0, free_blocks = 0;
+
+    void paint(const char* from, const char* to, Kind kind) {
+        if (to <= from) return;
+        std::size_t a = static_cast<std::size_t>(from - heap_begin);
+        std::size_t b = static_cast<std::size_t>(to - heap_begin);
+        while (a < b) {
+            std::size_t cell = a / scale;
+            if (cell >= PICTURE_CELLS) return;
+            std::size_t cell_end = (cell + 1) * scale;
+            std::size_t n = (b < cell_end ? b : cell_end) - a;
+            count[cell][kind] += n;
+            a += n;
+        }
+    }
+    std::size_t requested(const void* payload) const {
+        for (const Live& l : w->blocks)
+            if (l.ptr == payload) return l.size;
+        return 0;
+    }
+    static void visit(const hm_block_info* b, void* ctx) {
+        auto* pic = static_cast<Picture*>(ctx);
+        auto* header = static_cast<const char*>(b->header);
+        auto* payload = static_cast<const char*>(b->payload);
+        pic->paint(header, payload, HEADER);
+        if (b->free) {
+            ++pic->free_blocks;
+            pic->paint(payload, payload + b->size, FREE);
+        } else {
+            ++pic->used_blocks;
+            std::size_t live = pic->requested(b->payload);
+            pic->paint(payload, payload + live, LIVE);
+            pic->paint(payload + live, payload + b->size, SLACK);
+        }
+    }
+    void print(std::size_t heap_bytes) {
+        int cells = static_cast<int>((heap_bytes + scale - 1) / scale);
+        for (int row = 0; row * PICTURE_WIDTH < cells; ++row) {
+            std::printf("    |");
+            for (int col = 0; col < PICTURE_WIDTH; ++col) {
+                int cell = row * PICTURE_WIDTH + col;
+                if (cell >= cells) break;
+                int best = GAP;
+                std::size_t covered = 0;
+                for (int k = 0; k < KINDS; ++k) covered += count[cell][k];
+                count[cell][GAP] = scale - covered;
+                for (int k = 1; k < KINDS; ++k)
+                    if (count[cell][k] > count[cell][best]) best = k;
+                std::putchar(KIND_CHAR[best]);
+            }
+            std::printf("%s\n", (row + 1) * PICTURE_WIDTH >= cells ? "| <- break" : "");
+        }
+    }
+};
+
+// ---- one stage --------------------------------------------------------------------
+
+int demo_stage(const char* lib) {
+    hm::test::Api api;
+    const char* why = hm::test::load_api(lib, &api);
+    if (why != nullptr) {
+        std::printf("  cannot load: %s\n", why);
+        return 1;
+    }
+    char* heap_begin = sbrk_double_break();
+    sbrk_double_reset_stats();
+    static Workload w;
+    w.api = api;
+    run_workload(w);
+    sbrk_double_stats st = sbrk_double_get_stats();
+    std::size_t heap_bytes = static_cast<std::size_t>(sbrk_double_break() - heap_begin);
+    std::size_t peak_heap = st.peak - static_cast<std::size_t>(heap_begin - sbrk_double_region());
+
+    std::printf("  calls to the OS   %lu sbrk calls: %lu grow, %lu shrink, %lu ask where the break is\n",
+                st.calls, st.grows, st.shrinks, st.queries);
+    std::printf("  heap at the end   %zu bytes from the OS for %zu live bytes (%.0f%% of the heap is live data)\n",
+                heap_bytes, w.live_bytes, heap_bytes ? 100.0 * static_cast<double>(w.live_bytes) / static_cast<double>(heap_bytes) : 100.0);
+    std::printf("  heap at its peak  %zu bytes from the OS; live data peaked at %zu bytes (%.0f%%)\n",
+                peak_heap, w.peak_live, peak_heap ? 100.0 * static_cast<double>(w.peak_live) / static_cast<double>(peak_heap) : 100.0);
+    std::printf("  alignment         %s (%d of %d results aligned to %zu)\n",
+                w.misaligned == 0 ? "ok" : "BROKEN", w.results - w.misaligned, w.results,
+                alignof(std::max_align_t));
+    std::printf("  grown blocks      %d of %d kept their address\n", w.in_place, w.resized);
+    std::printf("  contents          %s%s\n", w.intact ? "intact" : "CORRUPTED",
+                w.zeroed ? "" : ", calloc'd block NOT zeroed");
+    if (w.emulated != 0)
+        std::printf("  note              %d hrealloc/hcalloc calls done with hmalloc + copy + hfree: the stage has neither yet\n",
+                    w.emulated);
+
+    static Picture pic;
+    pic.w = &w;
+    pic.heap_begin = heap_begin;
+    std::size_t peak_span = peak_heap > heap_bytes ? peak_heap : heap_bytes;
+    pic.scale = 16;
+    while (pic.scale * PICTURE_CELLS < peak_span) pic.scale *= 2;
+    api.hwalk(&Picture::visit, &pic);
+    std::printf("  blocks            %d used, %d free; the heap, %zu bytes a character:\n",
+                pic.used_blocks, pic.free_blocks, pic.scale);
+    pic.print(heap_bytes);
+    std::fflush(stdout);
+    return w.intact && w.misaligned == 0 && w.zeroed ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::printf("The same workload on every stage (tools/demo.cpp): 96 blocks of mixed sizes; every\n"
+                "other one freed; 40 small ones asked for; a run of 24 neighbours freed and one large\n"
+                "block asked for; 8 blocks grown threefold; 4 zeroed ones asked for; then the newest\n"
+                "blocks freed, newest first. Picture key: h header, # live data, + slack (a block\n"
+                "bigger than asked), . free block, blank: not in any block.\n");
+    for (int i = 1; i < argc; ++i) {
+        std::printf("\n%s\n", argv[i]);
+        std::fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) _exit(demo_stage(argv[i]));
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (WIFSIGNALED(status)) std::printf("  the stage crashed: %s\n", strsignal(WTERMSIG(status)));
+    }
+    return 0;
+}
