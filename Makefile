@@ -54,3 +54,4 @@ diffstat:
 
 -include tests/tests.mk
 -include tools/tools.mk
+-include bench/bench.mk
