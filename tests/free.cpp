@@ -1,0 +1,155 @@
+// tests/free.cpp: hfree of NULL, and of pointers it must refuse.
+//
+// A refused hfree writes a line naming the problem and the pointer to stderr
+// and either changes nothing or aborts (refused_free() in harness.hpp accepts
+// both). "Changes nothing" is checked from outside: no sbrk shrink, every
+// live block's contents intact, hwalk unchanged, and later allocations do not
+// land on live blocks.
+#include <cstring>
+
+#include "harness.hpp"
+
+using namespace suite;
+
+namespace {
+
+// The heap after a refused call: as it was, and still able to allocate
+// without handing out a live block again.
+void check_heap_unchanged(const Block* live, std::size_t n, const Mark& m) {
+    Since s = since(m);
+    CHECK_EQ(s.shrinks, 0ul) << "a refused hfree lowered the break";
+    CHECK_EQ(current_break(), m.brk) << "a refused hfree moved the break";
+    check_intact(live, n, "live block");
+    check_walk(live, n, true);
+    // Sizes of the live blocks and a few more: none may land on a live block.
+    static Block all[256];
+    std::size_t count = 0;
+    for (std::size_t i = 0; i < n && count < 128; ++i) all[count++] = live[i];
+    for (std::size_t i = 0; i < n && count < 200; ++i) all[count++] = alloc_filled(live[i].n);
+    for (std::size_t size : {0, 1, 16, 64, 100, 1000}) all[count++] = alloc_filled(size);
+    check_disjoint(all, count);
+    check_intact(all, count);
+    check_walk(all, count, true);
+}
+void check_heap_unchanged(std::initializer_list<Block> live, const Mark& m) {
+    static Block copy[16];
+    std::size_t n = 0;
+    for (const Block& b : live) copy[n++] = b;
+    check_heap_unchanged(copy, n, m);
+}
+
+}  // namespace
+
+TEST(free, null_is_noop) {
+    Block a = alloc_filled(50);
+    Block b = alloc_filled(70);
+    hfree(b.p);
+    static Walk before;
+    walk(before);
+    Mark m = mark();
+    static StderrCapture cap;
+    cap.begin();
+    hfree(nullptr);
+    cap.end();
+    CHECK(cap.empty()) << "hfree(NULL) wrote to stderr: " << cap.text();
+    CHECK_EQ(since(m).calls, 0ul) << "hfree(NULL) called sbrk";
+    const Walk& after = walk_now();
+    CHECK_EQ(after.count, before.count) << "hfree(NULL) changed the number of blocks";
+    for (std::size_t i = 0; i < after.count; ++i) {
+        CHECK(after.blocks[i].payload == before.blocks[i].payload && after.blocks[i].size == before.blocks[i].size &&
+              after.blocks[i].free == before.blocks[i].free)
+            << "hfree(NULL) changed block " << i << " (" << before.blocks[i].payload << ")";
+    }
+    check_intact(a);
+}
+
+TEST(free, invalid_pointer_refused) {
+    static unsigned char buffer[8192];
+    Block global{buffer, sizeof buffer, 0};
+    fill(global);
+    unsigned char stack[1024];
+    Block local{stack, sizeof stack, 0};
+    fill(local);
+    static Block live[3];
+    for (auto& b : live) b = alloc_filled(64);
+    Mark m = mark();
+    // The middle of a static buffer, then of a stack array: 16-aligned, as a
+    // payload would be, so only a real check can tell them apart.
+    if (refused_free(buffer + 4096, {"invalid"}) == Outcome::aborted) return;
+    check_intact(global, "the static buffer");
+    if (refused_free(stack + 512, {"invalid"}) == Outcome::aborted) return;
+    check_intact(local, "the stack array");
+    check_heap_unchanged(live, 3, m);
+}
+
+TEST(free, interior_pointer_refused) {
+    static Block live[3];
+    for (auto& b : live) b = alloc_filled(256);
+    Mark m = mark();
+    for (std::size_t offset : {1, 16, 32, 128, 255}) {
+        if (refused_free(live[1].p + offset, {"invalid", "interior"}) == Outcome::aborted) return;
+        check_intact(live, 3, "live block");
+    }
+    check_heap_unchanged(live, 3, m);
+    // The block itself can still be freed, once.
+    static StderrCapture cap;
+    cap.begin();
+    hfree(live[1].p);
+    cap.end();
+    CHECK(cap.empty()) << "hfree of a live block complained: " << cap.text();
+}
+
+TEST(free, foreign_pointer_refused) {
+    // Memory someone else took from sbrk between two of our blocks, zeroed:
+    // a stage that trusts whatever lies in front of a pointer sees a
+    // plausible header there.
+    Block below = alloc_filled(64);
+    Block other = foreign_block(8192);
+    std::memset(other.p, 0, other.n);
+    Block above = alloc_filled(64);
+    Mark m = mark();
+    auto at = reinterpret_cast<std::uintptr_t>(other.p + 4096);
+    auto* p = reinterpret_cast<unsigned char*>(at & ~std::uintptr_t{15});
+    if (refused_free(p, {"invalid"}) == Outcome::aborted) return;
+    check_zero(other.p, other.n, "the foreign memory");
+    check_heap_unchanged({below, above}, m);
+}
+
+TEST(free, double_free_refused) {
+    static Block live[2];
+    Block victim = alloc_filled(128);
+    live[0] = alloc_filled(128);
+    live[1] = alloc_filled(64);  // above the victim: no trimming
+    hfree(victim.p);
+    Mark m = mark();
+    if (refused_free(victim.p, {"double free"}) == Outcome::aborted) return;
+    check_heap_unchanged(live, 2, m);
+}
+
+TEST(free, double_free_after_coalescing_refused) {
+    // x1 x2 g1 y1 y2 g2: free x1 then x2 (x2 merges into x1, on its left),
+    // y2 then y1 (y1 absorbs y2, on its right), then free each again.
+    Block x1 = alloc_filled(128), x2 = alloc_filled(128), g1 = alloc_filled(64);
+    Block y1 = alloc_filled(128), y2 = alloc_filled(128), g2 = alloc_filled(64);
+    hfree(x1.p);
+    hfree(x2.p);
+    hfree(y2.p);
+    hfree(y1.p);
+    Mark m = mark();
+    for (unsigned char* p : {x2.p, y2.p, x1.p, y1.p}) {
+        if (refused_free(p, {"double free", "invalid"}) == Outcome::aborted) return;
+        check_intact({g1, g2}, "guard block");
+    }
+    check_heap_unchanged({g1, g2}, m);
+}
+
+TEST(free, double_free_after_trim_refused) {
+    // The freed block was the top one: a stage that trims has given its
+    // memory back, and the second hfree must not touch it.
+    Block keep = alloc_filled(64);
+    Block top = alloc_filled(8192);
+    hfree(top.p);
+    Mark m = mark();
+    if (refused_free(top.p, {"double free", "invalid"}) == Outcome::aborted) return;
+    check_heap_unchanged(&keep, 1, m);
+}

@@ -1,0 +1,851 @@
+// tests/harness.cpp: runs the suite against one stage and prints TAP.
+//
+// Not part of any lesson.
+//
+//   build/tests/suite --stage build/03/libhmalloc.so
+//       --limitations stages/03-trimming-free/limitations.txt
+//       [--header stages/03-trimming-free/hmalloc.h] [--only NAME]... [--timeout S]
+//   build/tests/suite --list
+//
+// Every test runs in a forked child: a fresh copy of the heap (the stage is
+// loaded, but only the children call it), a time limit, and a crash is a
+// result. The child's stdout and stderr go to a pipe; the parent prints them
+// as TAP diagnostics under the test's line, so a learner sees which check
+// failed, where, and with which values, known limitations included.
+//
+// limitations.txt: one line per test the stage is known to fail,
+//     test.name | why, in one line | JOURNAL.md#sNN-limits
+// ('#' starts a comment). Such a failure is "not ok ... # TODO why (anchor)",
+// which TAP counts as expected; a listed test that passes is a plain
+// "not ok": the list is out of date.
+//
+// The exit status is 0 when every test did what was expected.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "harness.hpp"
+
+// Checks in the helpers below report the caller's line: each helper takes
+// `Where at` (or defines it).
+#undef HM_FILE
+#undef HM_LINE
+#define HM_FILE at.file_name()
+#define HM_LINE at.line()
+
+namespace suite {
+
+Api api;
+const char* library_path = nullptr;
+const char* header_path = nullptr;
+StartState start;
+
+namespace {
+
+// ---- the registry -------------------------------------------------------------------
+
+struct TestCase {
+    const char* name;
+    TestFn fn;
+};
+constexpr std::size_t MAX_TESTS = 512;
+constinit TestCase tests[MAX_TESTS] = {};
+constinit std::size_t test_count = 0;
+
+// Where a test child reports failures: its stdout/stderr pipe, kept on a
+// descriptor of its own so a test may redirect fd 2.
+constinit int report_fd = 2;
+
+void write_all(int fd, const char* s, std::size_t n) {
+    while (n > 0) {
+        ssize_t w = ::write(fd, s, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        s += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+void write_str(int fd, const char* s) { write_all(fd, s, std::strlen(s)); }
+
+}  // namespace
+
+Registrar::Registrar(const char* name, TestFn fn) {
+    if (test_count == MAX_TESTS) {
+        write_str(2, "suite: too many tests; raise MAX_TESTS\n");
+        _exit(2);
+    }
+    tests[test_count++] = TestCase{name, fn};
+}
+
+// ---- Text --------------------------------------------------------------------------
+
+Text& Text::operator<<(const char* s) {
+    if (s == nullptr) s = "(null)";
+    while (*s != '\0') *this << *s++;
+    return *this;
+}
+
+Text& Text::operator<<(char c) {
+    if (len_ + 1 < sizeof buf_) {
+        buf_[len_++] = c;
+        buf_[len_] = '\0';
+    }
+    return *this;
+}
+
+Text& Text::unsigned_number(unsigned long long v) {
+    char digits[24];
+    int n = 0;
+    do {
+        digits[n++] = static_cast<char>('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0) *this << digits[--n];
+    return *this;
+}
+
+Text& Text::hex(unsigned long long v) {
+    static constexpr char HEX[] = "0123456789abcdef";
+    *this << "0x";
+    bool started = false;
+    for (int shift = 60; shift >= 0; shift -= 4) {
+        unsigned d = static_cast<unsigned>(v >> shift) & 0xf;
+        if (d != 0 || started || shift == 0) {
+            *this << HEX[d];
+            started = true;
+        }
+    }
+    return *this;
+}
+
+Text& Text::pointer(std::uintptr_t v) {
+    if (v == 0) return *this << "NULL";
+    return hex(v);
+}
+
+// ---- Failure -------------------------------------------------------------------------
+
+namespace {
+constinit const char* failure_file = nullptr;
+constinit long failure_line = 0;
+constinit const char* failure_expr = nullptr;
+constinit const char* failure_values = nullptr;
+}  // namespace
+
+Failure::Failure(const char* file, long line, const char* expr, const char* values) {
+    failure_file = file;
+    failure_line = line;
+    failure_expr = expr;
+    failure_values = values;
+}
+
+Failure::~Failure() {
+    static Text line;
+    line.clear();
+    line << failure_file << ':' << failure_line << ": ";
+    if (failure_expr != nullptr) {
+        line << "check failed: " << failure_expr;
+        if (failure_values != nullptr && failure_values[0] != '\0') line << " [" << failure_values << "]";
+        if (message_.size() > 0) line << ": ";
+    }
+    line << message_ << '\n';
+    if (context().size() > 0) line << "  while: " << context() << '\n';
+    write_all(report_fd, line.c_str(), line.size());
+    _exit(1);
+}
+
+// ---- calling the allocator -----------------------------------------------------------
+
+void* hmalloc(std::size_t size) { return api.hmalloc(size); }
+void hfree(void* ptr) { api.hfree(ptr); }
+void* hcalloc(std::size_t nmemb, std::size_t size, Where at) {
+    NEED(hcalloc);
+    return api.hcalloc(nmemb, size);
+}
+void* hrealloc(void* ptr, std::size_t size, Where at) {
+    NEED(hrealloc);
+    return api.hrealloc(ptr, size);
+}
+void* hreallocarray(void* ptr, std::size_t nmemb, std::size_t size, Where at) {
+    NEED(hreallocarray);
+    return api.hreallocarray(ptr, nmemb, size);
+}
+
+// ---- blocks ------------------------------------------------------------------------------
+
+namespace {
+constinit unsigned tag_counter = 0;
+inline unsigned char pattern(unsigned tag, std::size_t i) {
+    return static_cast<unsigned char>(tag + i + (i >> 8));
+}
+}  // namespace
+
+unsigned next_tag() { return __atomic_add_fetch(&tag_counter, 1u, __ATOMIC_RELAXED) * 97u + 13u; }
+
+void fill(Block& b) {
+    b.tag = next_tag();
+    for (std::size_t i = 0; i < b.n; ++i) b.p[i] = pattern(b.tag, i);
+}
+
+void check_prefix_intact(const Block& b, std::size_t n, const char* what, Where at) {
+    // The OR of all differences vectorises; the slow search runs only on failure.
+    unsigned char bad = 0;
+    for (std::size_t i = 0; i < n; ++i) bad |= static_cast<unsigned char>(b.p[i] ^ pattern(b.tag, i));
+    if (bad == 0) return;
+    std::size_t i = 0;
+    while (b.p[i] == pattern(b.tag, i)) ++i;
+    FAIL() << what << " at " << b.p << " (" << b.n << " bytes) was changed: byte " << i << " is "
+           << static_cast<unsigned>(b.p[i]) << ", expected " << static_cast<unsigned>(pattern(b.tag, i));
+}
+
+void check_intact(const Block& b, const char* what, Where at) { check_prefix_intact(b, b.n, what, at); }
+
+void check_intact(const Block* blocks, std::size_t count, const char* what, Where at) {
+    for (std::size_t i = 0; i < count; ++i) check_prefix_intact(blocks[i], blocks[i].n, what, at);
+}
+
+void check_zero(const void* p, std::size_t n, const char* what, Where at) {
+    auto* bytes = static_cast<const unsigned char*>(p);
+    unsigned char any = 0;
+    for (std::size_t i = 0; i < n; ++i) any |= bytes[i];
+    if (any == 0) return;
+    std::size_t i = 0;
+    while (bytes[i] == 0) ++i;
+    FAIL() << what << " at " << p << " (" << n << " bytes) is not zeroed: byte " << i << " is "
+           << static_cast<unsigned>(bytes[i]);
+}
+
+Block alloc_filled(std::size_t n, Where at) {
+    errno = 0;
+    void* p = api.hmalloc(n);
+    CHECK(p != nullptr) << "hmalloc(" << n << ") returned NULL (errno " << errno << ")";
+    Block b{static_cast<unsigned char*>(p), n, 0};
+    fill(b);
+    return b;
+}
+
+Block foreign_block(std::size_t n, Where at) {
+    void* p = sbrk_double_foreign(static_cast<intptr_t>(n));
+    CHECK(p != reinterpret_cast<void*>(-1)) << "the sbrk double refused a foreign move of " << n;
+    Block b{static_cast<unsigned char*>(p), n, 0};
+    fill(b);
+    return b;
+}
+
+bool overlap(const void* a, std::size_t an, const void* b, std::size_t bn) {
+    auto x = reinterpret_cast<std::uintptr_t>(a);
+    auto y = reinterpret_cast<std::uintptr_t>(b);
+    if (an == 0) an = 1;
+    if (bn == 0) bn = 1;
+    return x < y + bn && y < x + an;
+}
+
+void check_disjoint(const Block* blocks, std::size_t count, Where at) {
+    // Sort indices by address (insertion sort into a static array: no malloc).
+    static std::size_t order[MAX_WALK];
+    CHECK_LE(count, MAX_WALK);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::size_t j = i;
+        while (j > 0 && blocks[order[j - 1]].p > blocks[i].p) {
+            order[j] = order[j - 1];
+            --j;
+        }
+        order[j] = i;
+    }
+    for (std::size_t k = 1; k < count; ++k) {
+        const Block& a = blocks[order[k - 1]];
+        const Block& b = blocks[order[k]];
+        CHECK(!overlap(a.p, a.n, b.p, b.n)) << "live blocks overlap: " << a.p << " (" << a.n << " bytes) and "
+                                            << b.p << " (" << b.n << " bytes)";
+    }
+}
+
+// ---- walking -------------------------------------------------------------------------------
+
+namespace {
+void collect(const hm_block_info* info, void* ctx) {
+    auto* w = static_cast<Walk*>(ctx);
+    if (w->count == MAX_WALK) {
+        w->overflow = true;
+        return;
+    }
+    w->blocks[w->count++] = *info;
+}
+}  // namespace
+
+std::size_t Walk::used() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < count; ++i) n += blocks[i].free == 0;
+    return n;
+}
+
+std::size_t Walk::free_blocks() const { return count - used(); }
+
+const BlockInfo* Walk::find(const void* payload) const {
+    std::size_t lo = 0, hi = count;
+    while (lo < hi) {
+        std::size_t mid = lo + (hi - lo) / 2;
+        if (blocks[mid].payload < payload) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo < count && blocks[lo].payload == payload) return &blocks[lo];
+    // Not sorted (check_walk reports that); fall back to a scan.
+    for (std::size_t i = 0; i < count; ++i) {
+        if (blocks[i].payload == payload) return &blocks[i];
+    }
+    return nullptr;
+}
+
+void walk(Walk& w, Where at) {
+    w.count = 0;
+    w.overflow = false;
+    api.hwalk(collect, &w);
+    CHECK(!w.overflow) << "hwalk visited more than " << MAX_WALK << " blocks";
+}
+
+const Walk& walk_now(Where at) {
+    static Walk w;
+    walk(w, at);
+    return w;
+}
+
+void check_walk(const WalkCheck& c, Where at) {
+    const Walk& w = walk_now(at);
+    const char* region = sbrk_double_region() + HM_DOUBLE_START_OFFSET;
+    const char* brk = sbrk_double_break();
+    const char* prev_end = nullptr;
+    for (std::size_t i = 0; i < w.count; ++i) {
+        const BlockInfo& b = w.blocks[i];
+        const char* header = static_cast<const char*>(b.header);
+        const char* payload = static_cast<const char*>(b.payload);
+        CHECK(payload == header + b.header_size)
+            << "hwalk block " << i << ": payload " << b.payload << " is not header " << b.header << " + header_size "
+            << b.header_size;
+        CHECK(header >= region && payload <= brk && b.size <= static_cast<std::size_t>(brk - payload))
+            << "hwalk block " << i << " (header " << b.header << ", " << b.size
+            << " bytes) is not between the start of the heap " << static_cast<const void*>(region) << " and the break "
+            << static_cast<const void*>(brk);
+        CHECK(prev_end == nullptr || header >= prev_end)
+            << "hwalk block " << i << " at " << b.header << " starts before the end of the block before it ("
+            << static_cast<const void*>(prev_end) << "): out of order or overlapping";
+        prev_end = payload + b.size;
+        for (std::size_t f = 0; f < c.foreign_count; ++f) {
+            const Block& m = c.foreign[f];
+            CHECK(!overlap(header, static_cast<std::size_t>(prev_end - header), m.p, m.n))
+                << "hwalk block " << i << " (header " << b.header << ", " << b.size
+                << " bytes) covers memory someone else got from sbrk at " << m.p << " (" << m.n << " bytes)";
+        }
+    }
+    for (std::size_t i = 0; i < c.live_count; ++i) {
+        const Block& l = c.live[i];
+        const BlockInfo* b = w.find(l.p);
+        CHECK(b != nullptr) << "live block " << l.p << " (" << l.n << " bytes) is not in hwalk";
+        CHECK(b->free == 0) << "live block " << l.p << " is marked free in hwalk";
+        CHECK_GE(b->size, l.n) << "hwalk size of live block " << l.p << " is less than was asked for";
+    }
+    if (c.exact) {
+        CHECK_EQ(w.used(), start.used + c.live_count)
+            << "used blocks in hwalk: expected the " << start.used << " in use at the start plus the test's "
+            << c.live_count;
+    }
+}
+
+// ---- the double ------------------------------------------------------------------------
+
+Mark mark() { return Mark{sbrk_double_get_stats(), sbrk_double_break()}; }
+
+Since since(const Mark& m) {
+    sbrk_double_stats now = sbrk_double_get_stats();
+    return Since{now.calls - m.at.calls, now.queries - m.at.queries, now.grows - m.at.grows,
+                 now.shrinks - m.at.shrinks, now.refused - m.at.refused};
+}
+
+char* current_break() { return sbrk_double_break(); }
+
+// ---- stderr --------------------------------------------------------------------------------
+
+void StderrCapture::begin(Where at) {
+    int fds[2];
+    CHECK(::pipe(fds) == 0) << "pipe failed";
+    saved_ = ::dup(2);
+    ::dup2(fds[1], 2);
+    ::close(fds[1]);
+    read_fd_ = fds[0];
+    len_ = 0;
+    buf_[0] = '\0';
+}
+
+void StderrCapture::end() {
+    ::dup2(saved_, 2);
+    ::close(saved_);
+    for (;;) {
+        ssize_t n = ::read(read_fd_, buf_ + len_, sizeof buf_ - 1 - len_);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len_ += static_cast<std::size_t>(n);
+        if (len_ == sizeof buf_ - 1) break;
+    }
+    buf_[len_] = '\0';
+    ::close(read_fd_);
+}
+
+namespace {
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_hex(char c) { return (c >= '0' && c <= '9') || (lower(c) >= 'a' && lower(c) <= 'f'); }
+}  // namespace
+
+bool StderrCapture::contains(const char* needle) const {
+    std::size_t n = std::strlen(needle);
+    for (std::size_t i = 0; i + n <= len_; ++i) {
+        std::size_t k = 0;
+        while (k < n && lower(buf_[i + k]) == lower(needle[k])) ++k;
+        if (k == n) return true;
+    }
+    return false;
+}
+
+bool StderrCapture::mentions_pointer(const void* p) const {
+    Text want;
+    want.hex(reinterpret_cast<std::uintptr_t>(p));
+    const char* digits = want.c_str() + 2;  // without "0x"
+    std::size_t nd = std::strlen(digits);
+    for (std::size_t i = 0; i + 2 <= len_; ++i) {
+        if (buf_[i] != '0' || lower(buf_[i + 1]) != 'x') continue;
+        std::size_t j = i + 2;
+        while (j < len_ && buf_[j] == '0' && j + 1 < len_ && is_hex(buf_[j + 1])) ++j;
+        std::size_t k = 0;
+        while (k < nd && j + k < len_ && lower(buf_[j + k]) == digits[k]) ++k;
+        if (k == nd && (j + k == len_ || !is_hex(buf_[j + k]))) return true;
+    }
+    return false;
+}
+
+namespace {
+
+void check_refusal_message(const StderrCapture& cap, const char* name, const void* p,
+                           std::initializer_list<const char*> problems, const char* how, Where at) {
+    CHECK(!cap.empty()) << name << "(" << p << ") " << how << " without a message on stderr";
+    bool named = false;
+    for (const char* problem : problems) named = named || cap.contains(problem);
+    Text wanted;
+    for (const char* problem : problems) wanted << (wanted.size() ? " or \"" : "\"") << problem << '"';
+    CHECK(named) << "the message does not name the problem (" << wanted << "): " << cap.text();
+    CHECK(cap.mentions_pointer(p)) << "the message does not give the pointer " << p << ": " << cap.text();
+}
+
+void call_hfree(void* p) { api.hfree(p); }
+
+}  // namespace
+
+Outcome refused_call(const char* name, void (*call)(void*), void* p, std::initializer_list<const char*> problems,
+                     Where at) {
+    // The probe: does this call return, abort or crash?
+    static StderrCapture probe;
+    probe.begin(at);
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::alarm(5);
+        call(p);
+        _exit(0);
+    }
+    int status = 0;
+    probe.end();  // restores fd 2 and reads until the probe has exited
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status)) {
+        int sig = WTERMSIG(status);
+        const char* abbrev = sigabbrev_np(sig);
+        CHECK(sig == SIGABRT) << name << "(" << p << ") killed the process with SIG" << (abbrev ? abbrev : "?")
+                              << (probe.empty() ? "" : "; stderr: ") << probe.text();
+        check_refusal_message(probe, name, p, problems, "aborted", at);
+        return Outcome::aborted;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the " << name << " probe exited with status " << status;
+    // It returns: make the call for real, here.
+    static StderrCapture cap;
+    cap.begin(at);
+    call(p);
+    cap.end();
+    check_refusal_message(cap, name, p, problems, "returned", at);
+    return Outcome::continued;
+}
+
+Outcome refused_free(void* p, std::initializer_list<const char*> problems, Where at) {
+    return refused_call("hfree", call_hfree, p, problems, at);
+}
+
+Text& context() {
+    static Text t;
+    return t;
+}
+
+// ---- randomness ------------------------------------------------------------------------
+
+std::uint64_t Random::next() {
+    std::uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+// ---- running one test ---------------------------------------------------------------------
+
+namespace {
+
+// The heap as the test finds it: plug free blocks (a preloaded stage's
+// harness leaves some), then note the break and the blocks.
+void begin_test() {
+    sbrk_double_refuse_after(-1);
+    static Walk w;
+    for (int round = 0; round < 64; ++round) {
+        walk(w);
+        if (w.free_blocks() == 0) break;
+        for (std::size_t i = 0; i < w.count; ++i) {
+            if (w.blocks[i].free != 0) (void)api.hmalloc(w.blocks[i].size);
+        }
+    }
+    walk(w);
+    start = StartState{sbrk_double_break(), w.count, w.used()};
+    sbrk_double_reset_stats();
+}
+
+enum class Result { pass, fail };
+
+struct Run {
+    Result result;
+    Text why;  // for a failure the test did not report itself (signal, timeout)
+};
+
+constexpr std::size_t OUTPUT_MAX = 1 << 16;
+char output[OUTPUT_MAX + 1];
+std::size_t output_len = 0;
+bool output_truncated = false;
+int timeout_seconds = 10;
+
+double now_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void run_test(const TestCase& t, Run& run) {
+    output_len = 0;
+    output_truncated = false;
+    run.why.clear();
+    int fds[2];
+    if (::pipe(fds) != 0) {
+        run.result = Result::fail;
+        run.why << "pipe failed";
+        return;
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+        run.result = Result::fail;
+        run.why << "fork failed";
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return;
+    }
+    if (pid == 0) {
+        ::setpgid(0, 0);
+        ::close(fds[0]);
+        ::dup2(fds[1], 1);
+        ::dup2(fds[1], 2);
+        report_fd = fds[1];
+        ::alarm(static_cast<unsigned>(timeout_seconds + 5));  // in case the parent's watch fails
+        begin_test();
+        t.fn();
+        _exit(0);
+    }
+    ::setpgid(pid, pid);
+    ::close(fds[1]);
+    double deadline = now_seconds() + timeout_seconds;
+    bool timed_out = false;
+    for (;;) {
+        double left = deadline - now_seconds();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        pollfd pfd{fds[0], POLLIN, 0};
+        int r = ::poll(&pfd, 1, static_cast<int>(left * 1000) + 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(fds[0], buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;  // EOF: the child and any probe it forked are done
+        std::size_t room = OUTPUT_MAX - output_len;
+        std::size_t take = static_cast<std::size_t>(n) < room ? static_cast<std::size_t>(n) : room;
+        std::memcpy(output + output_len, buf, take);
+        output_len += take;
+        if (take < static_cast<std::size_t>(n)) output_truncated = true;
+    }
+    ::close(fds[0]);
+    int status = 0;
+    if (!timed_out) {
+        // The pipe is closed; the child should be gone or going.
+        while (::waitpid(pid, &status, WNOHANG) == 0) {
+            if (now_seconds() > deadline) {
+                timed_out = true;
+                break;
+            }
+            ::usleep(1000);
+        }
+    }
+    if (timed_out) {
+        ::kill(-pid, SIGKILL);
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        run.result = Result::fail;
+        run.why << "timed out after " << timeout_seconds << " s (a hang?); killed";
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        run.result = Result::pass;
+    } else if (WIFEXITED(status)) {
+        run.result = Result::fail;
+        if (WEXITSTATUS(status) != 1) run.why << "the test process exited with status " << WEXITSTATUS(status);
+    } else {
+        run.result = Result::fail;
+        int sig = WTERMSIG(status);
+        const char* abbrev = sigabbrev_np(sig);
+        run.why << "crashed: killed by SIG" << (abbrev ? abbrev : "?") << " (signal " << sig << ")";
+    }
+}
+
+// ---- limitations ---------------------------------------------------------------------------
+
+struct Limitation {
+    const char* name;
+    const char* reason;
+    const char* anchor;
+};
+constexpr std::size_t MAX_LIMITS = 512;
+Limitation limits[MAX_LIMITS];
+std::size_t limit_count = 0;
+char limits_text[1 << 16];
+
+char* trim(char* s) {
+    while (*s == ' ' || *s == '\t') ++s;
+    char* e = s + std::strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r')) *--e = '\0';
+    return s;
+}
+
+bool load_limitations(const char* path) {
+    int fd = ::open(path, O_RDONLY);
+    if (fd < 0) return false;
+    std::size_t len = 0;
+    for (;;) {
+        ssize_t n = ::read(fd, limits_text + len, sizeof limits_text - 1 - len);
+        if (n <= 0) break;
+        len += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    limits_text[len] = '\0';
+    char* line = limits_text;
+    while (line != nullptr && *line != '\0') {
+        char* next = std::strchr(line, '\n');
+        if (next != nullptr) *next++ = '\0';
+        char* hash = line;
+        while (*hash == ' ' || *hash == '\t') ++hash;
+        if (*hash != '#' && *hash != '\0' && limit_count < MAX_LIMITS) {
+            char* bar1 = std::strchr(line, '|');
+            char* bar2 = bar1 ? std::strchr(bar1 + 1, '|') : nullptr;
+            if (bar1 != nullptr) *bar1 = '\0';
+            if (bar2 != nullptr) *bar2 = '\0';
+            limits[limit_count++] = Limitation{trim(line), bar1 ? trim(bar1 + 1) : "",
+                                               bar2 ? trim(bar2 + 1) : ""};
+        }
+        line = next;
+    }
+    return true;
+}
+
+const Limitation* limitation_of(const char* name) {
+    for (std::size_t i = 0; i < limit_count; ++i) {
+        if (std::strcmp(limits[i].name, name) == 0) return &limits[i];
+    }
+    return nullptr;
+}
+
+// ---- output ---------------------------------------------------------------------------------
+
+void out(const Text& t) { write_all(1, t.c_str(), t.size()); }
+
+// The child's output, one "#   " line per line.
+void print_output() {
+    std::size_t i = 0;
+    while (i < output_len) {
+        std::size_t j = i;
+        while (j < output_len && output[j] != '\n') ++j;
+        write_str(1, "#   ");
+        write_all(1, output + i, j - i);
+        write_str(1, "\n");
+        i = j + 1;
+    }
+    if (output_truncated) write_str(1, "#   ... (output truncated)\n");
+}
+
+bool selected(const char* name, const char* const* only, int nonly) {
+    if (nonly == 0) return true;
+    for (int i = 0; i < nonly; ++i) {
+        std::size_t n = std::strlen(only[i]);
+        if (std::strcmp(name, only[i]) == 0) return true;
+        // "trim" or "trim." selects the whole area.
+        if (std::strncmp(name, only[i], n) == 0 && (name[n] == '.' || only[i][n - 1] == '.')) return true;
+    }
+    return false;
+}
+
+int usage() {
+    write_str(2,
+              "usage: suite --stage LIB [--limitations FILE] [--header FILE] [--only NAME]... [--timeout S]\n"
+              "       suite --list\n");
+    return 2;
+}
+
+// The stage's hmalloc.h: --header, else next to the limitations file.
+char header_buf[4096];
+
+}  // namespace
+}  // namespace suite
+
+int main(int argc, char** argv) {
+    using namespace suite;
+    const char* limitations_path = nullptr;
+    static const char* only[64];
+    int nonly = 0;
+    bool list = false;
+    for (int i = 1; i < argc; ++i) {
+        const char* a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (std::strcmp(a, "--list") == 0) {
+            list = true;
+        } else if (std::strcmp(a, "--stage") == 0 && has_value) {
+            library_path = argv[++i];
+        } else if (std::strcmp(a, "--limitations") == 0 && has_value) {
+            limitations_path = argv[++i];
+        } else if (std::strcmp(a, "--header") == 0 && has_value) {
+            header_path = argv[++i];
+        } else if (std::strcmp(a, "--only") == 0 && has_value && nonly < 64) {
+            only[nonly++] = argv[++i];
+        } else if (std::strcmp(a, "--timeout") == 0 && has_value) {
+            timeout_seconds = std::atoi(argv[++i]);
+            if (timeout_seconds <= 0) return usage();
+        } else {
+            return usage();
+        }
+    }
+    if (list) {
+        for (std::size_t i = 0; i < test_count; ++i) {
+            write_str(1, tests[i].name);
+            write_str(1, "\n");
+        }
+        return 0;
+    }
+    if (library_path == nullptr) return usage();
+
+    if (limitations_path != nullptr && !load_limitations(limitations_path)) {
+        Text t;
+        t << "Bail out! cannot read " << limitations_path << '\n';
+        out(t);
+        return 2;
+    }
+    if (header_path == nullptr && limitations_path != nullptr) {
+        const char* slash = std::strrchr(limitations_path, '/');
+        std::size_t dir = slash ? static_cast<std::size_t>(slash - limitations_path + 1) : 0;
+        if (dir + sizeof "hmalloc.h" < sizeof header_buf) {
+            std::memcpy(header_buf, limitations_path, dir);
+            std::memcpy(header_buf + dir, "hmalloc.h", sizeof "hmalloc.h");
+            header_path = header_buf;
+        }
+    }
+
+    // Reserve the double's region now, so every child sees the same addresses.
+    (void)sbrk_double_region();
+
+    if (const char* err = hm::test::load_api(library_path, &api)) {
+        Text t;
+        t << "Bail out! cannot load " << library_path << ": " << err << '\n';
+        out(t);
+        return 2;
+    }
+    {
+        Dl_info info{};
+        dladdr(reinterpret_cast<void*>(api.hmalloc), &info);
+        auto own = [&](const char* name) { return hm::test::own_symbol(api.handle, info.dli_fbase, name); };
+        api.malloc = reinterpret_cast<void* (*)(std::size_t)>(own("malloc"));
+        api.free = reinterpret_cast<void (*)(void*)>(own("free"));
+        api.posix_memalign = reinterpret_cast<int (*)(void**, std::size_t, std::size_t)>(own("posix_memalign"));
+        api.aligned_alloc = reinterpret_cast<void* (*)(std::size_t, std::size_t)>(own("aligned_alloc"));
+        api.malloc_usable_size = reinterpret_cast<std::size_t (*)(void*)>(own("malloc_usable_size"));
+    }
+
+    std::size_t planned = 0;
+    for (std::size_t i = 0; i < test_count; ++i) planned += selected(tests[i].name, only, nonly);
+    {
+        Text t;
+        t << "1.." << planned << '\n' << "# stage " << library_path << ", limitations "
+          << (limitations_path ? limitations_path : "(none)") << '\n';
+        // With LD_PRELOAD the process's malloc is the stage's, and the harness lives on its heap.
+        if (api.malloc != nullptr && dlsym(RTLD_DEFAULT, "malloc") == reinterpret_cast<void*>(api.malloc)) {
+            t << "# the stage is the process's malloc (preloaded)\n";
+        }
+        out(t);
+    }
+
+    int unexpected = 0;
+    std::size_t number = 0;
+    static Run run;
+    for (std::size_t i = 0; i < test_count; ++i) {
+        const TestCase& t = tests[i];
+        if (!selected(t.name, only, nonly)) continue;
+        ++number;
+        run_test(t, run);
+        const Limitation* lim = limitation_of(t.name);
+        Text line;
+        if (run.result == Result::pass && lim == nullptr) {
+            line << "ok " << number << " - " << t.name << '\n';
+        } else if (run.result == Result::pass) {
+            line << "not ok " << number << " - " << t.name << " (listed in " << limitations_path
+                 << " but passes: remove it from the list)\n";
+            ++unexpected;
+        } else if (lim != nullptr) {
+            line << "not ok " << number << " - " << t.name << " # TODO " << lim->reason << " (" << lim->anchor
+                 << ")\n";
+        } else {
+            line << "not ok " << number << " - " << t.name << '\n';
+            ++unexpected;
+        }
+        out(line);
+        if (run.why.size() > 0) {
+            Text why;
+            why << "#   " << run.why << '\n';
+            out(why);
+        }
+        print_output();
+    }
+    for (std::size_t i = 0; i < limit_count; ++i) {
+        bool known = false;
+        for (std::size_t k = 0; k < test_count; ++k) known = known || std::strcmp(tests[k].name, limits[i].name) == 0;
+        if (!known) {
+            Text t;
+            t << "# warning: " << limitations_path << " lists " << limits[i].name << ", which is not a test\n";
+            out(t);
+        }
+    }
+    return unexpected == 0 ? 0 : 1;
+}

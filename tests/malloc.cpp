@@ -1,0 +1,219 @@
+// tests/malloc.cpp: hmalloc's contract, alignment, and reuse of freed blocks.
+#include <climits>
+#include <cstring>
+
+#include "harness.hpp"
+
+using namespace suite;
+
+namespace {
+
+// Every size the boundary tests try: around the alignment, the header, a
+// page, and one large block.
+constexpr std::size_t BOUNDARY_SIZES[] = {0, 1, 15, 16, 17, 31, 32, 33, 4095, 4096, 4097, 1 << 20};
+constexpr std::size_t NBOUNDARY = sizeof BOUNDARY_SIZES / sizeof BOUNDARY_SIZES[0];
+
+}  // namespace
+
+// ---- malloc --------------------------------------------------------------------------
+
+TEST(malloc, returns_writable_memory) {
+    auto* p = static_cast<unsigned char*>(hmalloc(100));
+    CHECK(p != nullptr) << "hmalloc(100) returned NULL";
+    for (int i = 0; i < 100; ++i) p[i] = static_cast<unsigned char>(i);
+    for (int i = 0; i < 100; ++i) CHECK_EQ(p[i], static_cast<unsigned char>(i)) << "byte " << i;
+    CHECK_GT(current_break(), start.brk) << "the first block did not come from sbrk";
+    hfree(p);
+}
+
+TEST(malloc, blocks_do_not_overlap) {
+    static Block blocks[200];
+    for (std::size_t i = 0; i < 200; ++i) blocks[i] = alloc_filled(1 + (i * 37) % 300);
+    check_disjoint(blocks, 200);
+    check_intact(blocks, 200);
+    check_walk(blocks, 200, true);
+}
+
+TEST(malloc, zero_size_is_unique) {
+    static Block zeros[64];
+    for (auto& z : zeros) {
+        z.p = static_cast<unsigned char*>(hmalloc(0));
+        z.n = 0;
+        CHECK(z.p != nullptr) << "hmalloc(0) returned NULL";
+    }
+    // Interleaved with real blocks, which must not cover them either.
+    static Block ones[8];
+    for (auto& b : ones) b = alloc_filled(1);
+    static Block all[72];
+    for (int i = 0; i < 64; ++i) all[i] = zeros[i];
+    for (int i = 0; i < 8; ++i) all[64 + i] = ones[i];
+    check_disjoint(all, 72);
+    check_walk(all, 72, true);
+    static StderrCapture cap;
+    cap.begin();
+    for (auto& z : zeros) hfree(z.p);
+    cap.end();
+    CHECK(cap.empty()) << "hfree of hmalloc(0) blocks complained: " << cap.text();
+    check_intact(ones, 8);
+    check_walk(ones, 8, true);
+}
+
+TEST(malloc, boundary_sizes) {
+    static Block blocks[NBOUNDARY];
+    for (std::size_t i = 0; i < NBOUNDARY; ++i) blocks[i] = alloc_filled(BOUNDARY_SIZES[i]);
+    check_intact(blocks, NBOUNDARY);
+    check_disjoint(blocks, NBOUNDARY);
+    check_walk(blocks, NBOUNDARY, true);
+    // Free every other one and allocate the same sizes again.
+    for (std::size_t i = 0; i < NBOUNDARY; i += 2) hfree(blocks[i].p);
+    for (std::size_t i = 0; i < NBOUNDARY; i += 2) blocks[i] = alloc_filled(BOUNDARY_SIZES[i]);
+    check_intact(blocks, NBOUNDARY);
+    check_disjoint(blocks, NBOUNDARY);
+    check_walk(blocks, NBOUNDARY, true);
+}
+
+TEST(malloc, large_block) {
+    constexpr std::size_t SIZE = std::size_t{256} << 20;
+    Block small = alloc_filled(64);
+    auto* p = static_cast<unsigned char*>(hmalloc(SIZE));
+    CHECK(p != nullptr) << "hmalloc(256 MiB) returned NULL (errno " << errno << ")";
+    CHECK_GE(static_cast<std::size_t>(current_break() - reinterpret_cast<char*>(p)), SIZE)
+        << "the break is not above the end of the block";
+    std::memset(p, 0xA5, 4096);
+    std::memset(p + SIZE - 4096, 0x5A, 4096);
+    CHECK_EQ(p[0], 0xA5);
+    CHECK_EQ(p[SIZE - 1], 0x5A);
+    check_intact(small);
+    Block big{p, SIZE, 0};
+    check_disjoint({small, big});
+    check_walk({small, big});
+    hfree(p);
+    check_intact(small);
+}
+
+TEST(malloc, huge_is_enomem) {
+    static const std::size_t sizes[] = {
+        SIZE_MAX,         SIZE_MAX - 1,     SIZE_MAX - 15,    SIZE_MAX - 64, static_cast<std::size_t>(PTRDIFF_MAX),
+        std::size_t{PTRDIFF_MAX} + 1,       SIZE_MAX / 2 + 1, std::size_t{PTRDIFF_MAX} - 4096,
+        std::size_t{1} << 62,               std::size_t{1} << 40,  // beyond the double's 64 GiB region
+    };
+    Block keep = alloc_filled(100);
+    for (std::size_t size : sizes) {
+        Mark m = mark();
+        errno = 0;
+        void* p = hmalloc(size);
+        CHECK(p == nullptr) << "hmalloc(" << size << ") returned " << p;
+        CHECK_EQ(errno, ENOMEM) << "errno after hmalloc(" << size << ")";
+        CHECK_EQ(current_break(), m.brk) << "the break moved for hmalloc(" << size << ")";
+        Since s = since(m);
+        CHECK_EQ(s.shrinks, 0ul) << "hmalloc(" << size << ") shrank the heap (a wrapped size given to sbrk?)";
+        CHECK_EQ(s.grows, 0ul) << "hmalloc(" << size << ")";
+        // A size that wraps when a header is added must not reach sbrk at all.
+        if (size > SIZE_MAX - 4096) {
+            CHECK_EQ(s.refused, 0ul) << "hmalloc(" << size << ") asked sbrk for memory";
+        }
+        check_intact(keep);
+        check_walk(&keep, 1);
+    }
+    Block after = alloc_filled(100);
+    check_intact(keep);
+    check_disjoint({keep, after});
+    check_walk({keep, after}, true);
+}
+
+TEST(malloc, sbrk_refusal_is_enomem) {
+    static Block keep[3];
+    for (auto& b : keep) b = alloc_filled(200);
+    hfree(keep[1].p);  // a free block too small for what follows
+    keep[1] = keep[2];
+    char* brk = current_break();
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        sbrk_double_refuse_after(0);
+        errno = 0;
+        void* p = hmalloc(50000);
+        CHECK(p == nullptr) << "hmalloc(50000) returned " << p << " while sbrk refuses";
+        CHECK_EQ(errno, ENOMEM);
+        CHECK_EQ(current_break(), brk);
+        check_intact(keep, 2);
+        check_walk(keep, 2);
+    }
+    // A request a free block can serve needs no sbrk.
+    void* q = hmalloc(100);
+    CHECK(q != nullptr) << "hmalloc(100) failed although a free 200-byte block exists";
+    hfree(q);
+    sbrk_double_refuse_after(-1);
+    Block b = alloc_filled(50000);
+    check_intact(keep, 2);
+    check_disjoint({keep[0], keep[1], b});
+    check_walk({keep[0], keep[1], b});
+}
+
+TEST(malloc, respects_foreign_memory) {
+    // Someone else (glibc's malloc, in a real process) moves the break between
+    // our calls: their memory must never become part of a block.
+    Block a = alloc_filled(100);
+    Block other = foreign_block(4096 + 7);
+    Block b = alloc_filled(5000);
+    Block c = alloc_filled(10);
+    check_intact(other, "foreign memory");
+    check_intact({a, b, c});
+    CHECK(!overlap(b.p, b.n, other.p, other.n)) << "the new block covers someone else's memory";
+    check_walk({a, b, c}, true, {other});
+    hfree(b.p);
+    hfree(a.p);
+    check_intact(other, "foreign memory");
+    check_intact(c);
+    check_walk({c}, true, {other});
+}
+
+// ---- align ----------------------------------------------------------------------------
+
+TEST(align, every_result) {
+    // The double's break starts 8 bytes off a multiple of 16, so a stage that
+    // does not align its first block fails at once.
+    static Block blocks[300];
+    for (std::size_t i = 0; i < 300; ++i) {
+        std::size_t size = i < NBOUNDARY ? BOUNDARY_SIZES[i] : (i * 7919) % 777;
+        blocks[i] = alloc_filled(size);
+        CHECK(aligned(blocks[i].p)) << "hmalloc(" << size << ") returned " << blocks[i].p
+                                    << ", not a multiple of " << ALIGNMENT;
+    }
+    for (std::size_t i = 0; i < 300; i += 3) hfree(blocks[i].p);
+    for (std::size_t i = 0; i < 300; i += 3) {
+        blocks[i] = alloc_filled(i % 50);
+        CHECK(aligned(blocks[i].p)) << "hmalloc(" << i % 50 << ") returned " << blocks[i].p << " (reused)";
+    }
+}
+
+TEST(align, after_foreign_break_move) {
+    Block a = alloc_filled(24);
+    CHECK(aligned(a.p)) << "hmalloc(24) returned " << a.p;
+    for (std::size_t odd : {1, 3, 13, 4095}) {
+        Block other = foreign_block(odd);
+        Block b = alloc_filled(40);
+        CHECK(aligned(b.p)) << "after someone else moved the break by " << odd << ", hmalloc(40) returned " << b.p;
+        check_intact(other, "foreign memory");
+        CHECK(!overlap(b.p, b.n, other.p, other.n)) << "the new block covers someone else's memory";
+    }
+}
+
+// ---- reuse -----------------------------------------------------------------------------
+
+TEST(reuse, freed_block_is_reused) {
+    Block a = alloc_filled(300);
+    Block guard = alloc_filled(16);
+    hfree(a.p);
+    Mark m = mark();
+    void* b = hmalloc(300);
+    CHECK_EQ(b, static_cast<void*>(a.p)) << "the freed block was not reused for the same size";
+    CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
+    check_intact(guard);
+    hfree(b);
+    // A smaller request fits the freed block too.
+    m = mark();
+    void* c = hmalloc(100);
+    CHECK(c != nullptr);
+    CHECK(static_cast<unsigned char*>(c) >= a.p && static_cast<unsigned char*>(c) < a.p + a.n)
+        << "hmalloc(100) returned " << c << ", not in the free 300-byte block at " << a.p;
+    CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
+}

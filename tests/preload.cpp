@@ -1,0 +1,193 @@
+// tests/preload.cpp: what a stage that replaces the process's malloc must add:
+// the standard names on the same heap, the memalign family, the usable size,
+// threads, and fork.
+//
+// tests/run preloads such a stage (LD_PRELOAD), so here the harness itself
+// lives on the allocator's heap. A stage without the standard names fails
+// these tests with "stage has no malloc".
+#include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness.hpp"
+
+using namespace suite;
+
+TEST(preload, standard_names_share_heap) {
+    NEED(malloc);
+    NEED(free);
+    void* p = api.malloc(100);
+    CHECK(p != nullptr) << "malloc(100) returned NULL";
+    Block a{static_cast<unsigned char*>(p), 100, 0};
+    fill(a);
+    Block b = alloc_filled(100);
+    check_disjoint({a, b});
+    check_walk({a, b}, true);  // malloc's block is one of hwalk's
+    api.free(b.p);             // free takes hmalloc's blocks
+    hfree(a.p);                // and hfree takes malloc's
+    check_walk(nullptr, 0, true);
+}
+
+TEST(memalign, posix_memalign_alignments) {
+    NEED(posix_memalign);
+    static Block blocks[64];
+    std::size_t n = 0;
+    for (std::size_t alignment = sizeof(void*); alignment <= 65536; alignment *= 2) {
+        for (std::size_t size : {0, 1, 100, 5000}) {
+            void* p = nullptr;
+            int rc = api.posix_memalign(&p, alignment, size);
+            CHECK_EQ(rc, 0) << "posix_memalign(" << alignment << ", " << size << ")";
+            CHECK(aligned(p, alignment)) << "posix_memalign(" << alignment << ", " << size << ") gave " << p;
+            blocks[n] = Block{static_cast<unsigned char*>(p), size, 0};
+            fill(blocks[n++]);
+        }
+    }
+    check_intact(blocks, n);
+    check_disjoint(blocks, n);
+    check_walk(blocks, n, true);
+    for (std::size_t bad : {0, 3, 4, 24, 48}) {
+        void* p = &blocks[0];
+        CHECK_EQ(api.posix_memalign(&p, bad, 16), EINVAL) << "posix_memalign with alignment " << bad;
+        CHECK(p == &blocks[0]) << "a failed posix_memalign changed *memptr";
+    }
+    void* p = &blocks[0];
+    CHECK_EQ(api.posix_memalign(&p, 64, SIZE_MAX - 32), ENOMEM);
+    for (std::size_t i = 0; i < n; ++i) hfree(blocks[i].p);
+    check_walk(nullptr, 0, true);
+}
+
+TEST(memalign, aligned_alloc_alignments) {
+    NEED(aligned_alloc);
+    static Block blocks[32];
+    std::size_t n = 0;
+    for (std::size_t alignment = 1; alignment <= 8192; alignment *= 2) {
+        void* p = api.aligned_alloc(alignment, 3 * alignment);
+        CHECK(p != nullptr && aligned(p, alignment)) << "aligned_alloc(" << alignment << ") gave " << p;
+        blocks[n] = Block{static_cast<unsigned char*>(p), 3 * alignment, 0};
+        fill(blocks[n++]);
+    }
+    check_intact(blocks, n);
+    check_disjoint(blocks, n);
+    check_walk(blocks, n, true);
+    errno = 0;
+    CHECK(api.aligned_alloc(24, 48) == nullptr) << "aligned_alloc with alignment 24 (not a power of two)";
+    CHECK_EQ(errno, EINVAL);
+}
+
+TEST(usable_size, at_least_request) {
+    NEED(malloc_usable_size);
+    CHECK_EQ(api.malloc_usable_size(nullptr), std::size_t{0});
+    static Block blocks[40];
+    for (std::size_t i = 0; i < 40; ++i) {
+        std::size_t size = (i * 97) % 700;
+        void* p = hmalloc(size);
+        CHECK(p != nullptr);
+        std::size_t usable = api.malloc_usable_size(p);
+        CHECK_GE(usable, size) << "malloc_usable_size(hmalloc(" << size << "))";
+        // All of it may be written without harming a neighbour.
+        blocks[i] = Block{static_cast<unsigned char*>(p), usable, 0};
+        fill(blocks[i]);
+    }
+    check_intact(blocks, 40);
+    check_disjoint(blocks, 40);
+    check_walk(blocks, 40, true);
+}
+
+// ---- threads ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr int THREADS = 4;
+constexpr int THREAD_OPS = 20000;
+constexpr std::size_t THREAD_LIVE = 32;
+
+struct Worker {
+    Block live[THREAD_LIVE];
+    std::size_t n;
+    std::uint64_t seed;
+};
+Worker workers[THREADS];
+
+// Each thread checks its own blocks; overlap between threads shows up as a
+// changed pattern (or in the final check). A failed CHECK ends the process.
+void* work(void* arg) {
+    auto* w = static_cast<Worker*>(arg);
+    Random r(w->seed);
+    for (int op = 0; op < THREAD_OPS; ++op) {
+        if (w->n > 0 && (w->n == THREAD_LIVE || r.chance(50))) {
+            std::size_t i = r.below(w->n);
+            check_intact(w->live[i], "a thread's block");
+            (r.chance(50) ? api.free : api.hfree)(w->live[i].p);
+            w->live[i] = w->live[--w->n];
+        } else {
+            std::size_t size = r.below(600);
+            void* p = r.chance(50) ? api.malloc(size) : api.hmalloc(size);
+            CHECK(p != nullptr) << "malloc(" << size << ") failed in a thread";
+            w->live[w->n] = Block{static_cast<unsigned char*>(p), size, 0};
+            fill(w->live[w->n++]);
+        }
+    }
+    return nullptr;
+}
+
+}  // namespace
+
+TEST(thread, concurrent_malloc_free) {
+    // The stage that replaces malloc promises thread safety (stage 07 on).
+    NEED(malloc);
+    pthread_t ids[THREADS];
+    for (int t = 0; t < THREADS; ++t) {
+        workers[t].n = 0;
+        workers[t].seed = 100 + static_cast<std::uint64_t>(t);
+        CHECK_EQ(pthread_create(&ids[t], nullptr, work, &workers[t]), 0);
+    }
+    for (int t = 0; t < THREADS; ++t) pthread_join(ids[t], nullptr);
+    static Block all[THREADS * THREAD_LIVE];
+    std::size_t n = 0;
+    for (auto& w : workers) {
+        for (std::size_t i = 0; i < w.n; ++i) all[n++] = w.live[i];
+    }
+    check_intact(all, n);
+    check_disjoint(all, n);
+    check_walk(all, n, false);  // pthread's own allocations are in the heap too
+}
+
+namespace {
+volatile bool stop_churn = false;
+void* churn(void*) {
+    Random r(7);
+    while (!stop_churn) {
+        void* p = api.malloc(r.below(300));
+        api.free(p);
+    }
+    return nullptr;
+}
+}  // namespace
+
+TEST(thread, fork_while_allocating) {
+    // fork() while another thread is inside malloc: the child must still be
+    // able to allocate (no lock left held in the child).
+    NEED(malloc);
+    pthread_t id;
+    CHECK_EQ(pthread_create(&id, nullptr, churn, nullptr), 0);
+    for (int i = 0; i < 40; ++i) {
+        pid_t pid = ::fork();
+        CHECK(pid >= 0) << "fork failed";
+        if (pid == 0) {
+            ::alarm(3);
+            void* p = api.malloc(64);
+            api.free(p);
+            _exit(p != nullptr ? 0 : 1);
+        }
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+            << "fork " << i << ": the child could not allocate ("
+            << (WIFSIGNALED(status) ? "killed by signal " : "status ")
+            << (WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status))
+            << (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? ": it hung, a lock held across fork?" : "")
+            << ")";
+    }
+    stop_churn = true;
+    pthread_join(id, nullptr);
+}

@@ -1,0 +1,37 @@
+# tests/tests.mk: the test suite, included by the top Makefile.
+#
+#   make test [stage=N]    build the selected stages and the suite, run tests/run
+#   make matrix            the test-by-stage table, from the limitation lists
+#   make matrix-update     write that table into README.md
+#
+# One suite binary tests every stage: it loads a stage with dlopen. It is
+# linked with -rdynamic so that its sbrk (common/sbrk_double.cpp) is the one
+# every stage library calls.
+
+SUITE      := build/tests/suite
+SUITE_SRCS := tests/malloc.cpp tests/free.cpp tests/trim.cpp tests/split_coalesce.cpp \
+              tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp \
+              tests/harness.cpp common/sbrk_double.cpp
+SUITE_OBJS := $(patsubst %.cpp,build/tests/obj/%.o,$(SUITE_SRCS))
+
+SUITE_CXX      ?= g++
+SUITE_CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -Icommon -MMD -MP -pthread
+
+build/tests/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(SUITE_CXX) $(SUITE_CXXFLAGS) -c -o $@ $<
+
+$(SUITE): $(SUITE_OBJS)
+	$(SUITE_CXX) -rdynamic -pthread -o $@ $(SUITE_OBJS) -ldl
+
+-include $(SUITE_OBJS:.o=.d)
+
+.PHONY: test matrix matrix-update
+test: $(SEL_LIBS) $(SUITE)
+	tests/run $(SEL_NUMS)
+
+matrix: $(SUITE)
+	@tests/matrix
+
+matrix-update: $(SUITE)
+	@tests/matrix --update README.md
