@@ -1,0 +1,65 @@
+# bench/bench.mk: the measurement tools (bench/README.md). Included by the
+# top-level Makefile.
+#
+#   make bench                  every stage and glibc, jemalloc, mimalloc, tcmalloc on
+#                               every workload; writes bench/results/ and prints the table
+#   make bench-quick            the same, small and fast (a smoke test of the tools)
+#   make stage=N heapmap        bench/results/heapmap-NN.svg: the heap after the demo workload
+#   make heapmaps               one for every stage
+#   make traces                 record bench/traces/ again (python3, gcc, git, sort)
+#   make bench-tools            just build the tools into build/bench/
+
+BENCH_CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -Icommon -Ibench
+BENCH_DEPS     := bench/trace_format.hpp bench/measure.hpp
+
+# The recorder is preloaded into other programs: built like a stage (no C++
+# runtime, no exceptions, malloc not a builtin), and it must not call malloc.
+build/bench/recorder.so: bench/recorder.cpp bench/trace_format.hpp common/build.mk
+	@mkdir -p build/bench
+	$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
+
+build/bench/replay: bench/replay.cpp $(BENCH_DEPS) common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+	@mkdir -p build/bench
+	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
+
+build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS)
+	@mkdir -p build/bench
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/replay.cpp -ldl
+
+build/bench/gen: bench/gen.cpp bench/trace_format.hpp
+	@mkdir -p build/bench
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/gen.cpp
+
+build/bench/threads: bench/threads.cpp $(BENCH_DEPS)
+	@mkdir -p build/bench
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
+
+build/bench/heapmap: bench/heapmap.cpp bench/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+	@mkdir -p build/bench
+	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
+
+BENCH_TOOLS := build/bench/recorder.so build/bench/replay build/bench/replay-system \
+               build/bench/gen build/bench/threads build/bench/heapmap
+
+.PHONY: bench bench-quick bench-tools heapmap heapmaps traces
+bench-tools: $(BENCH_TOOLS)
+
+bench: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
+	@python3 bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
+	@python3 bench/run.py --quick $(BENCH_ARGS)
+
+heapmap: $(SEL_LIBS) build/bench/heapmap
+	@[ -n "$(stage)" ] || { echo "usage: make stage=N heapmap (or make heapmaps)"; exit 2; }
+	@mkdir -p bench/results
+	@build/bench/heapmap build/$(SEL_NUMS)/libhmalloc.so bench/results/heapmap-$(SEL_NUMS).svg
+
+heapmaps: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) build/bench/heapmap
+	@mkdir -p bench/results
+	@for n in $(ALL_NUMS); do \
+	   build/bench/heapmap build/$$n/libhmalloc.so bench/results/heapmap-$$n.svg || exit 1; \
+	 done
+
+traces: build/bench/recorder.so build/bench/replay
+	@bash bench/traces/record.sh bench/traces
