@@ -18,11 +18,12 @@ build/bench/recorder.so: bench/recorder.cpp bench/trace_format.hpp common/build.
 	@mkdir -p build/bench
 	$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
 
-build/bench/replay: bench/replay.cpp $(BENCH_DEPS) common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+build/bench/replay: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp bench/sbrk_double_bench.cpp \
+                    common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
 	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
+	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -o $@ bench/replay.cpp bench/sbrk_double_bench.cpp -rdynamic -ldl
 
-build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS)
+build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/replay.cpp -ldl
 
@@ -30,7 +31,7 @@ build/bench/gen: bench/gen.cpp bench/trace_format.hpp
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/gen.cpp
 
-build/bench/threads: bench/threads.cpp $(BENCH_DEPS)
+build/bench/threads: bench/threads.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
 
@@ -53,12 +54,13 @@ bench-quick: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
 heapmap: $(SEL_LIBS) build/bench/heapmap
 	@[ -n "$(stage)" ] || { echo "usage: make stage=N heapmap (or make heapmaps)"; exit 2; }
 	@mkdir -p bench/results
-	@build/bench/heapmap build/$(SEL_NUMS)/libhmalloc.so bench/results/heapmap-$(SEL_NUMS).svg
+	@build/bench/heapmap build/$(SEL_NUMS)/libhmalloc.so bench/results/heapmap-$(SEL_NUMS).svg \
+	   "Stage $(notdir $(call stage_dir,$(SEL_NUMS)))"
 
 heapmaps: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) build/bench/heapmap
 	@mkdir -p bench/results
-	@for n in $(ALL_NUMS); do \
-	   build/bench/heapmap build/$$n/libhmalloc.so bench/results/heapmap-$$n.svg || exit 1; \
+	@for d in $(STAGE_DIRS); do n=$$(basename $$d); n=$${n%%-*}; \
+	   build/bench/heapmap build/$$n/libhmalloc.so bench/results/heapmap-$$n.svg "Stage $$(basename $$d)" || exit 1; \
 	 done
 
 traces: build/bench/recorder.so build/bench/replay

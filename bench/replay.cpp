@@ -40,6 +40,7 @@
 #include <cstring>
 
 #include "measure.hpp"
+#include "system_alloc.hpp"
 #include "trace_format.hpp"
 
 #ifdef HM_REPLAY_STAGES
@@ -616,35 +617,6 @@ void own_dir(char* out, std::size_t size) {
 }
 #endif
 
-// Where a system allocator's library is, or null. glibc needs none.
-const char* find_system_lib(const char* name) {
-    static char found[4096];
-    if (std::strchr(name, '/') != nullptr) return access(name, R_OK) == 0 ? name : nullptr;
-    static const char* const dirs[] = {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64",
-                                       "/usr/lib", "/usr/local/lib"};
-    const char* files[4] = {};
-    if (std::strcmp(name, "jemalloc") == 0) {
-        files[0] = "libjemalloc.so.2";
-    } else if (std::strcmp(name, "mimalloc") == 0) {
-        files[0] = "libmimalloc.so.2";
-        files[1] = "libmimalloc.so.2.0";
-        files[2] = "libmimalloc.so";
-    } else if (std::strcmp(name, "tcmalloc") == 0) {
-        files[0] = "libtcmalloc_minimal.so.4";
-        files[1] = "libtcmalloc.so.4";
-    } else {
-        return nullptr;
-    }
-    for (const char* d : dirs) {
-        for (const char* f : files) {
-            if (f == nullptr) break;
-            std::snprintf(found, sizeof found, "%s/%s", d, f);
-            if (access(found, R_OK) == 0) return found;
-        }
-    }
-    return nullptr;
-}
-
 // ---- output ---------------------------------------------------------------------------
 
 struct OsFigures {
@@ -742,7 +714,7 @@ Options parse(int argc, char** argv) {
                 std::printf("glibc\n");
                 std::exit(0);
             }
-            const char* lib = find_system_lib(name);
+            const char* lib = hm::bench::find_system_lib(name);
             if (lib == nullptr) {
                 std::printf("missing\n");
                 std::exit(1);
@@ -769,21 +741,11 @@ Options parse(int argc, char** argv) {
 }
 
 #ifdef HM_REPLAY_STAGES
-// Runs replay-system, next to this program, with the allocator preloaded.
-[[noreturn]] void exec_system(const Options& o, char** argv) {
+// Runs replay-system, next to this program; it preloads the allocator.
+[[noreturn]] void exec_system(char** argv) {
     char path[4096];
     own_dir(path, sizeof path);
     std::strncat(path, "replay-system", sizeof path - std::strlen(path) - 1);
-    if (std::strcmp(o.system, "glibc") == 0) {
-        unsetenv("LD_PRELOAD");
-    } else {
-        const char* lib = find_system_lib(o.system);
-        if (lib == nullptr) {
-            std::fprintf(stderr, "replay: %s is not installed (no library found); see bench/README.md\n", o.system);
-            std::exit(64);
-        }
-        setenv("LD_PRELOAD", lib, 1);
-    }
     execv(path, argv);
     std::fprintf(stderr, "replay: cannot run %s: %s\n", path, std::strerror(errno));
     std::exit(64);
@@ -828,9 +790,10 @@ void load_stage(const char* stage) {
     alloc_name = name;
 }
 #else
-// The standard names, whichever library defines them: glibc, or the one
-// LD_PRELOAD put first. Checks that the preload took.
-void load_system(const char* system) {
+// The standard names, from the allocator asked for: preloaded (this
+// program runs itself again with LD_PRELOAD if need be), or glibc's own.
+void load_system(const char* system, char** argv) {
+    hm::bench::use_system_allocator(system, "/proc/self/exe", argv);
     A.malloc = &::malloc;
     A.free = &::free;
     A.calloc = &::calloc;
@@ -840,16 +803,7 @@ void load_system(const char* system) {
     A.memalign = &::memalign;
     A.valloc = &::valloc;
     A.pvalloc = &::pvalloc;
-    Dl_info info{};
-    void* defined = dlsym(RTLD_DEFAULT, "malloc");
-    const char* from = defined != nullptr && dladdr(defined, &info) != 0 ? info.dli_fname : "?";
-    bool is_glibc = std::strcmp(system, "glibc") == 0;
-    bool from_libc = std::strstr(from, "libc.so") != nullptr;
-    if (is_glibc != from_libc) {
-        std::fprintf(stderr, "replay: asked for %s but malloc comes from %s (is LD_PRELOAD set right?)\n", system, from);
-        std::exit(64);
-    }
-    alloc_name = system;
+    alloc_name = std::strchr(system, '/') != nullptr ? hm::bench::base_name(system) : system;
 }
 #endif
 
@@ -863,7 +817,7 @@ int main(int argc, char** argv) {
         return 0;
     }
 #ifdef HM_REPLAY_STAGES
-    if (o.system != nullptr) exec_system(o, argv);
+    if (o.system != nullptr) exec_system(argv);
     (void)sbrk_double_break();  // the region is reserved before anything is measured
     load_stage(o.stage);
 #else
@@ -871,7 +825,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "replay-system replays through the standard names; use replay --stage\n");
         return 64;
     }
-    load_system(o.system);
+    load_system(o.system, argv);
     if (o.count_os_calls) hm::bench::OsCallCounter::fork_and_trace();
 #endif
     Trace t = load_trace(o.trace);

@@ -1,0 +1,321 @@
+// bench/heapmap.cpp: draws a stage's heap, to scale, as an SVG picture
+// (`make stage=N heapmap`, `make heapmaps`).
+//
+// Not part of any lesson. The stage runs the demo's fixed workload
+// (bench/demo_workload.hpp, the same calls as `make demo`), then hwalk()
+// lists its blocks and every byte from where the heap began to the break is
+// drawn as what it is:
+//   header     a block's header (bookkeeping)
+//   live data  payload bytes the program asked for
+//   slack      payload bytes of a used block beyond what was asked (rounding,
+//              a split that was not worth making)
+//   free       payload of a free block
+//   gap        bytes between blocks that are in no block: alignment padding,
+//              or memory someone else took with sbrk
+// and, past the break, the memory the heap had at its peak and gave back.
+// The stage is loaded with dlopen and its sbrk calls land in the sbrk double
+// (common/sbrk_double.cpp), so its heap is alone in its region.
+//
+// Usage: heapmap LIB OUT.svg [TITLE]
+#include <dlfcn.h>
+
+#include <cinttypes>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "demo_workload.hpp"
+#include "hmalloc_api.h"
+#include "sbrk_double.h"
+
+namespace {
+
+// ---- the workload's bookkeeping -------------------------------------------------
+
+struct Live {
+    unsigned char* ptr;
+    std::size_t size;
+    unsigned char fill;
+};
+
+struct Workload {
+    hm::test::Api api;
+    Live blocks[hm::demo::DEMO_BLOCKS] = {};
+    bool intact = true;
+    int emulated = 0;
+
+    void fill(int i, unsigned char* p, std::size_t size) {
+        blocks[i] = {p, size, static_cast<unsigned char>(i * 7 + 1)};
+        std::memset(p, blocks[i].fill, size);
+    }
+    void check(int i) {
+        for (std::size_t k = 0; k < blocks[i].size; ++k)
+            if (blocks[i].ptr[k] != blocks[i].fill) intact = false;
+    }
+    void check_all() {
+        for (int i = 0; i < hm::demo::DEMO_BLOCKS; ++i)
+            if (blocks[i].ptr != nullptr) check(i);
+    }
+    std::size_t size_of(int i) const { return blocks[i].size; }
+    void allocate(int i, std::size_t size) {
+        auto* p = static_cast<unsigned char*>(api.hmalloc(size));
+        if (p != nullptr) fill(i, p, size);
+    }
+    void release(int i) {
+        if (blocks[i].ptr == nullptr) return;
+        check(i);
+        api.hfree(blocks[i].ptr);
+        blocks[i] = {};
+    }
+    void resize(int i, std::size_t size) {
+        check(i);
+        Live old = blocks[i];
+        unsigned char* p;
+        if (api.hrealloc != nullptr) {
+            p = static_cast<unsigned char*>(api.hrealloc(old.ptr, size));
+        } else {
+            ++emulated;
+            p = static_cast<unsigned char*>(api.hmalloc(size));
+            if (p != nullptr) {
+                std::memcpy(p, old.ptr, old.size < size ? old.size : size);
+                api.hfree(old.ptr);
+            }
+        }
+        if (p == nullptr) return;
+        for (std::size_t k = 0; k < (old.size < size ? old.size : size); ++k)
+            if (p[k] != old.fill) intact = false;
+        fill(i, p, size);
+    }
+    void allocate_zeroed(int i, std::size_t count, std::size_t size) {
+        unsigned char* p;
+        if (api.hcalloc != nullptr) {
+            p = static_cast<unsigned char*>(api.hcalloc(count, size));
+        } else {
+            ++emulated;
+            p = static_cast<unsigned char*>(api.hmalloc(count * size));
+            if (p != nullptr) std::memset(p, 0, count * size);
+        }
+        if (p != nullptr) fill(i, p, count * size);
+    }
+    std::size_t requested(const void* payload) const {
+        for (const Live& l : blocks)
+            if (l.ptr == payload) return l.size;
+        return 0;
+    }
+};
+
+// ---- what each byte is ---------------------------------------------------------
+
+enum Kind { HEADER, LIVE, SLACK, FREE, GAP, RETURNED, KINDS };
+constexpr const char* KIND_NAME[KINDS] = {"header", "live data", "slack", "free", "gap (in no block)",
+                                          "given back to the OS (up to the peak break)"};
+constexpr const char* KIND_COLOUR[KINDS] = {"#4c5a70", "#2f8f5b", "#e3b23c", "#a9d4f5", "#ffffff", "#f1f1f1"};
+
+struct Region {
+    std::size_t from, to;  // offsets from the start of the heap
+    Kind kind;
+};
+
+constexpr int MAX_REGIONS = 4096;
+struct Map {
+    Region regions[MAX_REGIONS];
+    int count = 0;
+    std::size_t total[KINDS] = {};
+    int used_blocks = 0, free_blocks = 0;
+    std::size_t block_starts[MAX_REGIONS];
+    int starts = 0;
+    void add(std::size_t from, std::size_t to, Kind kind) {
+        if (to <= from || count == MAX_REGIONS) return;
+        regions[count++] = {from, to, kind};
+        total[kind] += to - from;
+    }
+};
+
+struct WalkState {
+    const Workload* w;
+    const char* heap_begin;
+    std::size_t cursor;  // end of the last block drawn
+    Map* map;
+};
+
+void visit(const hm_block_info* b, void* ctx) {
+    auto* s = static_cast<WalkState*>(ctx);
+    auto header = static_cast<std::size_t>(static_cast<const char*>(b->header) - s->heap_begin);
+    auto payload = static_cast<std::size_t>(static_cast<const char*>(b->payload) - s->heap_begin);
+    if (header > s->cursor) s->map->add(s->cursor, header, GAP);
+    if (s->map->starts < MAX_REGIONS) s->map->block_starts[s->map->starts++] = header;
+    s->map->add(header, payload, HEADER);
+    if (b->free) {
+        ++s->map->free_blocks;
+        s->map->add(payload, payload + b->size, FREE);
+    } else {
+        ++s->map->used_blocks;
+        std::size_t live = s->w->requested(b->payload);
+        if (live > b->size) live = b->size;
+        s->map->add(payload, payload + live, LIVE);
+        s->map->add(payload + live, payload + b->size, SLACK);
+    }
+    s->cursor = payload + b->size;
+}
+
+// ---- the picture -------------------------------------------------------------------
+
+constexpr double LEFT = 90, PLOT_WIDTH = 1024, ROW_HEIGHT = 22, ROW_GAP = 6;
+
+void rect(std::FILE* f, double x, double y, double w, double h, const char* fill, const char* extra = "") {
+    std::fprintf(f, "<rect x=\"%.2f\" y=\"%.2f\" width=\"%.2f\" height=\"%.2f\" fill=\"%s\"%s/>\n", x, y, w, h, fill,
+                 extra);
+}
+
+const char* kind_style(Kind k) {
+    if (k == GAP || k == RETURNED) return " stroke=\"#999\" stroke-width=\"0.5\"";
+    return "";
+}
+
+// Draws [from, to) of kind `k`, broken across rows of `row_bytes`.
+void draw_span(std::FILE* f, std::size_t from, std::size_t to, Kind k, std::size_t row_bytes, double top) {
+    double scale = PLOT_WIDTH / static_cast<double>(row_bytes);
+    while (from < to) {
+        std::size_t row = from / row_bytes;
+        std::size_t row_end = (row + 1) * row_bytes;
+        std::size_t end = to < row_end ? to : row_end;
+        double x = LEFT + static_cast<double>(from - row * row_bytes) * scale;
+        double y = top + static_cast<double>(row) * (ROW_HEIGHT + ROW_GAP);
+        rect(f, x, y, static_cast<double>(end - from) * scale, ROW_HEIGHT, KIND_COLOUR[k], kind_style(k));
+        from = end;
+    }
+}
+
+void marker(std::FILE* f, std::size_t at, std::size_t row_bytes, double top, const char* colour, const char* label,
+            bool dashed) {
+    double scale = PLOT_WIDTH / static_cast<double>(row_bytes);
+    std::size_t row = at / row_bytes;
+    if (at != 0 && at % row_bytes == 0) --row;  // a break at a row's end belongs to that row
+    double x = LEFT + static_cast<double>(at - row * row_bytes) * scale;
+    double y = top + static_cast<double>(row) * (ROW_HEIGHT + ROW_GAP);
+    std::fprintf(f,
+                 "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"2.5\"%s/>\n"
+                 "<text x=\"%.2f\" y=\"%.2f\" font-size=\"11\" fill=\"%s\" text-anchor=\"middle\">%s</text>\n",
+                 x, y - 4, x, y + ROW_HEIGHT + 4, colour, dashed ? " stroke-dasharray=\"3,2\"" : "", x, y - 6, colour,
+                 label);
+}
+
+std::string with_commas(std::size_t v) {
+    std::string digits = std::to_string(v), out;
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i != 0 && (digits.size() - i) % 3 == 0) out += ',';
+        out += digits[i];
+    }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 3) {
+        std::fprintf(stderr, "usage: heapmap LIB OUT.svg [TITLE]\n");
+        return 64;
+    }
+    const char* lib = argv[1];
+    const char* out = argv[2];
+    const char* title = argc > 3 ? argv[3] : lib;
+
+    static Workload w;
+    const char* why = hm::test::load_api(lib, &w.api);
+    if (why != nullptr) {
+        std::fprintf(stderr, "heapmap: cannot load %s: %s\n", lib, why);
+        return 1;
+    }
+    char* heap_begin = sbrk_double_break();
+    sbrk_double_reset_stats();
+    hm::demo::run_demo_workload(w);
+    sbrk_double_stats st = sbrk_double_get_stats();
+    auto heap_end = static_cast<std::size_t>(sbrk_double_break() - heap_begin);
+    std::size_t peak = st.peak - static_cast<std::size_t>(heap_begin - sbrk_double_region());
+    if (peak < heap_end) peak = heap_end;
+
+    static Map map;
+    WalkState state{&w, heap_begin, 0, &map};
+    w.api.hwalk(visit, &state);
+    if (heap_end > state.cursor) map.add(state.cursor, heap_end, GAP);
+    if (peak > heap_end) map.add(heap_end, peak, RETURNED);
+
+    // Rows of a power-of-two number of bytes, at most 32 rows.
+    std::size_t row_bytes = 256;
+    while (row_bytes * 32 < peak) row_bytes *= 2;
+    std::size_t rows = (peak + row_bytes - 1) / row_bytes;
+    if (rows == 0) rows = 1;
+    const double legend_top = 70;
+    const double top = legend_top + 3 * 22 + 30;
+    double height = top + static_cast<double>(rows) * (ROW_HEIGHT + ROW_GAP) + 50;
+    double width = LEFT + PLOT_WIDTH + 30;
+
+    std::FILE* f = std::fopen(out, "w");
+    if (f == nullptr) {
+        std::fprintf(stderr, "heapmap: cannot write %s\n", out);
+        return 1;
+    }
+    std::size_t live = map.total[LIVE];
+    std::fprintf(f,
+                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" "
+                 "font-family=\"DejaVu Sans, Helvetica, Arial, sans-serif\">\n",
+                 width, height, width, height);
+    rect(f, 0, 0, width, height, "#ffffff");
+    std::fprintf(f, "<text x=\"%.0f\" y=\"28\" font-size=\"18\" font-weight=\"bold\">%s: the heap after the demo workload</text>\n",
+                 LEFT, title);
+    std::fprintf(f,
+                 "<text x=\"%.0f\" y=\"50\" font-size=\"12\" fill=\"#333\">%d used blocks, %d free; %s bytes from "
+                 "the start of the heap to the break (peak %s); %s bytes of live data (%.0f%% of the heap). "
+                 "To scale: one row is %s bytes.</text>\n",
+                 LEFT, map.used_blocks, map.free_blocks, with_commas(heap_end).c_str(), with_commas(peak).c_str(),
+                 with_commas(live).c_str(),
+                 heap_end ? 100.0 * static_cast<double>(live) / static_cast<double>(heap_end) : 0.0,
+                 with_commas(row_bytes).c_str());
+    // The legend, with how many bytes of each kind.
+    for (int k = 0; k < KINDS; ++k) {
+        double x = LEFT + (k % 3) * 340.0, y = legend_top + (k / 3) * 22.0;
+        rect(f, x, y, 14, 14, KIND_COLOUR[k], k == GAP || k == RETURNED ? " stroke=\"#999\"" : "");
+        std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">%s: %s bytes</text>\n", x + 20, y + 12,
+                     KIND_NAME[k], with_commas(map.total[k]).c_str());
+    }
+    {
+        double x = LEFT + 2 * 340.0, y = legend_top + 44;
+        std::fprintf(f, "<line x1=\"%.0f\" y1=\"%.0f\" x2=\"%.0f\" y2=\"%.0f\" stroke=\"#d62728\" stroke-width=\"2.5\"/>\n",
+                     x + 7, y, x + 7, y + 16);
+        std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">the break (end of the heap)</text>\n", x + 20,
+                     y + 12);
+    }
+    // Row backgrounds and offsets.
+    for (std::size_t r = 0; r < rows; ++r) {
+        double y = top + static_cast<double>(r) * (ROW_HEIGHT + ROW_GAP);
+        std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\" text-anchor=\"end\">+%s</text>\n",
+                     LEFT - 8, y + 15, with_commas(r * row_bytes).c_str());
+    }
+    for (int i = 0; i < map.count; ++i)
+        draw_span(f, map.regions[i].from, map.regions[i].to, map.regions[i].kind, row_bytes, top);
+    // A thin line where each block begins.
+    double scale = PLOT_WIDTH / static_cast<double>(row_bytes);
+    for (int i = 0; i < map.starts; ++i) {
+        std::size_t at = map.block_starts[i];
+        std::size_t row = at / row_bytes;
+        double x = LEFT + static_cast<double>(at - row * row_bytes) * scale;
+        double y = top + static_cast<double>(row) * (ROW_HEIGHT + ROW_GAP);
+        std::fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#111\" stroke-width=\"0.6\"/>\n", x,
+                     y, x, y + ROW_HEIGHT);
+    }
+    marker(f, heap_end, row_bytes, top, "#d62728", "break", false);
+    std::fprintf(f,
+                 "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\">Heap start = the break before the first "
+                 "call. Drawn by bench/heapmap.cpp from hwalk(); workload: bench/demo_workload.hpp (make demo).%s</text>\n",
+                 LEFT, height - 18, w.intact ? "" : " CONTENTS CORRUPTED.");
+    std::fprintf(f, "</svg>\n");
+    std::fclose(f);
+
+    std::printf("%s: %s (%d used, %d free blocks; heap %zu bytes, peak %zu; live %zu; headers %zu, slack %zu, free %zu, gap %zu)%s\n",
+                title, out, map.used_blocks, map.free_blocks, heap_end, peak, live, map.total[HEADER], map.total[SLACK],
+                map.total[FREE], map.total[GAP], w.intact ? "" : " CONTENTS CORRUPTED");
+    return w.intact ? 0 : 1;
+}
