@@ -197,6 +197,33 @@ TEST(align, after_foreign_break_move) {
     }
 }
 
+TEST(align, calloc_and_realloc_results) {
+    NEED(hcalloc);
+    NEED(hrealloc);
+    static Block blocks[40];
+    for (std::size_t i = 0; i < 40; ++i) {
+        std::size_t count = 1 + i % 5, size = (i * 37) % 91;
+        void* p = hcalloc(count, size);
+        CHECK(p != nullptr);
+        CHECK(aligned(p)) << "hcalloc(" << count << ", " << size << ") returned " << p;
+        blocks[i] = Block{static_cast<unsigned char*>(p), count * size, 0};
+        fill(blocks[i]);
+    }
+    // Grow and shrink every other block, in place or moved.
+    for (std::size_t i = 0; i < 40; i += 2) {
+        for (std::size_t size : {blocks[i].n + 1, blocks[i].n + 300, std::size_t{5}, std::size_t{3000}}) {
+            void* q = hrealloc(blocks[i].p, size);
+            CHECK(q != nullptr);
+            CHECK(aligned(q)) << "hrealloc(" << blocks[i].p << ", " << size << ") returned " << q;
+            blocks[i] = Block{static_cast<unsigned char*>(q), size, 0};
+            fill(blocks[i]);
+        }
+    }
+    check_intact(blocks, 40);
+    check_disjoint(blocks, 40);
+    check_walk(blocks, 40, true);
+}
+
 // ---- reuse -----------------------------------------------------------------------------
 
 TEST(reuse, freed_block_is_reused) {
