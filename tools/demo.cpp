@@ -6,7 +6,8 @@
 // loaded with dlopen and seen from outside: its API, hwalk(), and the calls
 // it makes to sbrk, which land in common/sbrk_double.cpp.
 //
-// Usage: demo LIB...   (each LIB a build/NN/libhmalloc.so)
+// Usage: demo [--no-intro] [NAME=]LIB...   (each LIB a build/NN/libhmalloc.so,
+//        NAME what to call it: the stage's folder name)
 #include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -263,16 +264,31 @@ int demo_stage(const char* lib) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::printf("The same workload on every stage (tools/demo.cpp): 96 blocks of mixed sizes; every\n"
-                "other one freed; 40 small ones asked for; a run of 24 neighbours freed and one large\n"
-                "block asked for; 8 blocks grown threefold; 4 zeroed ones asked for; then the newest\n"
-                "blocks freed, newest first. Picture key: h header, # live data, + slack (a block\n"
-                "bigger than asked), . free block, blank: not in any block.\n");
-    for (int i = 1; i < argc; ++i) {
-        std::printf("\n%s\n", argv[i]);
+    int first = 1;
+    bool intro = true;
+    if (argc > 1 && std::strcmp(argv[1], "--no-intro") == 0) {
+        intro = false;
+        first = 2;
+    }
+    if (intro)
+        std::printf("The same workload on every stage (tools/demo.cpp): 96 blocks of mixed sizes; every\n"
+                    "other one freed; 40 small ones asked for; a run of 24 neighbours freed and one large\n"
+                    "block asked for; 8 blocks grown threefold; 4 zeroed ones asked for; then the newest\n"
+                    "blocks freed, newest first. Picture key: h header, # live data, + slack (a block\n"
+                    "bigger than asked), . free block, blank: not in any block.\n");
+    for (int i = first; i < argc; ++i) {
+        const char* lib = argv[i];
+        const char* name = lib;
+        if (const char* eq = std::strchr(lib, '=')) {
+            name = lib;
+            lib = eq + 1;
+            std::printf("%s%.*s\n", i > first || intro ? "\n" : "", static_cast<int>(eq - name), name);
+        } else {
+            std::printf("%s%s\n", i > first || intro ? "\n" : "", name);
+        }
         std::fflush(stdout);
         pid_t pid = fork();
-        if (pid == 0) _exit(demo_stage(argv[i]));
+        if (pid == 0) _exit(demo_stage(lib));
         int status = 0;
         waitpid(pid, &status, 0);
         if (WIFSIGNALED(status)) std::printf("  the stage crashed: %s\n", strsignal(WTERMSIG(status)));
