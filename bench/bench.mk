@@ -4,6 +4,7 @@
 #   make bench                  every stage and glibc, jemalloc, mimalloc, tcmalloc on
 #                               every workload; writes bench/results/ and prints the table
 #   make bench-quick            the same, small and fast (a smoke test of the tools)
+#   make bench-selftest         the replayer catches an allocator's bugs (TAP)
 #   make stage=N heapmap        bench/results/heapmap-NN.svg: the heap after the demo workload
 #   make heapmaps               one for every stage
 #   make traces                 record bench/traces/ again (python3, gcc, git, sort)
@@ -39,10 +40,15 @@ build/bench/heapmap: bench/heapmap.cpp bench/demo_workload.hpp common/sbrk_doubl
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
 
+# An allocator with bugs on purpose: the replayer must catch each one.
+build/bench/broken.so: bench/selftest/broken.cpp common/build.mk
+	@mkdir -p build/bench
+	$(CC) $(CXXFLAGS_STAGE) $(LDFLAGS_STAGE) -o $@ bench/selftest/broken.cpp
+
 BENCH_TOOLS := build/bench/recorder.so build/bench/replay build/bench/replay-system \
                build/bench/gen build/bench/threads build/bench/heapmap
 
-.PHONY: bench bench-quick bench-tools heapmap heapmaps traces
+.PHONY: bench bench-quick bench-selftest bench-tools heapmap heapmaps traces
 bench-tools: $(BENCH_TOOLS)
 
 bench: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
@@ -50,6 +56,9 @@ bench: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
 
 bench-quick: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
 	@python3 bench/run.py --quick $(BENCH_ARGS)
+
+bench-selftest: build/bench/replay build/bench/gen build/bench/broken.so
+	@bash bench/selftest/run.sh
 
 heapmap: $(SEL_LIBS) build/bench/heapmap
 	@[ -n "$(stage)" ] || { echo "usage: make stage=N heapmap (or make heapmaps)"; exit 2; }

@@ -19,7 +19,7 @@
 // zero first. A block that lost its pattern means the allocator handed out
 // overlapping memory, or wrote over a live block: the replay stops there and
 // says so (exit status 3). Results that break alignment promises are counted
-// (plain malloc) or are errors (the memalign family).
+// (plain malloc: stage 01 does not align) or are errors (the memalign family).
 //
 // The replayer's own memory (the decoded trace, the table of live blocks) is
 // mmap'd and touched before the clock starts, never taken from the allocator
@@ -61,6 +61,7 @@ struct Options {
     const char* trace = nullptr;
     std::uint64_t cap_ops = 0;     // 0: no cap
     double cap_seconds = 0;        // 0: no cap
+    double min_seconds = 0;        // replay again (passes) until the run lasts this long
     bool kv = false;
     bool info = false;
     bool count_os_calls = false;
@@ -81,6 +82,8 @@ struct Options {
         "                   library that defines malloc (build/07/libhmalloc.so)\n"
         "  --cap-ops N      stop after N operations and report \"over cap\"\n"
         "  --cap-seconds S  stop after S seconds and report \"over cap\"\n"
+        "  --min-seconds S  a trace done sooner is replayed again (after freeing what\n"
+        "                   is left) until the run has lasted S seconds: steadier rates\n"
         "  --count-os-calls count mmap/munmap/mremap/madvise/mprotect/brk (system\n"
         "                   allocators; a stage's sbrk calls are always counted)\n"
         "  --kv             print key=value lines (for bench/run.py)\n"
@@ -440,9 +443,10 @@ struct Slot {
 
 struct Result {
     const char* status = "ok";  // ok, over_cap, corrupted, broken_promise, out_of_memory
-    std::size_t done = 0;       // events replayed
+    std::size_t done = 0;       // calls made (all passes, and the frees between them)
+    int passes = 0;             // whole replays of the trace
     double seconds = 0;
-    std::uint64_t misaligned = 0;  // malloc/calloc/realloc results not aligned to max_align_t
+    std::uint64_t misaligned = 0;  // malloc/calloc/realloc results aligned less than C promises
     std::uint64_t live = 0, peak_live = 0;
     std::uint64_t instructions = 0;  // 0: no counter
 };
@@ -476,25 +480,20 @@ void verify(const Event& e, std::size_t index, const Slot& s, const char* when) 
     std::exit(4);
 }
 
-inline void note_alignment(const void* p, Result* r) {
-    if (reinterpret_cast<std::uintptr_t>(p) % alignof(std::max_align_t) != 0) ++r->misaligned;
+// malloc promises alignment enough for any object that fits in the block
+// (C17 7.22.3): alignof(max_align_t) for 16 bytes and more, less for a
+// smaller block (jemalloc hands out 8-byte blocks at multiples of 8).
+inline void note_alignment(const void* p, std::uint64_t size, Result* r) {
+    std::uint64_t need = alignof(std::max_align_t);
+    while (need > size && need > 1) need /= 2;
+    if (size != 0 && reinterpret_cast<std::uintptr_t>(p) % need != 0) ++r->misaligned;
 }
 
-// Replays until the end or a cap. Returns what happened.
-Result replay(const Trace& t, const Options& o) {
-    Result r;
-    hm::bench::InstructionCounter counter;
-    std::uint64_t live = 0, peak = 0;
+// One replay of the first `n` events, until the end or the deadline (0:
+// none). Returns how many events were replayed.
+std::size_t replay_pass(const Trace& t, std::size_t n, double deadline, bool checking, Result& r,
+                        std::uint64_t& live, std::uint64_t& peak) {
     const Event* ev = t.events;
-    std::size_t n = t.count;
-    if (o.cap_ops != 0 && o.cap_ops < n) n = static_cast<std::size_t>(o.cap_ops);
-    double deadline = 0;
-    bool checking = !o.no_check;
-
-    hm::bench::OsCallCounter::begin();
-    counter.start();
-    double start = now_seconds();
-    if (o.cap_seconds > 0) deadline = start + o.cap_seconds;
     std::size_t i = 0;
     for (; i < n; ++i) {
         if ((i & 255) == 0 && deadline != 0 && now_seconds() > deadline) break;
@@ -504,7 +503,7 @@ Result replay(const Trace& t, const Options& o) {
             case OP_MALLOC: {
                 void* p = hm_call_malloc(e.size);
                 if (p == nullptr && e.size != 0) out_of_memory(e, i, e.size);
-                note_alignment(p, &r);
+                note_alignment(p, e.size, &r);
                 s = Slot{static_cast<std::uint8_t*>(p), static_cast<std::uint8_t*>(p), e.size, next_seed()};
                 if (checking) fill(s.ptr, 0, s.size, s.seed);
                 live += e.size;
@@ -514,7 +513,7 @@ Result replay(const Trace& t, const Options& o) {
                 std::uint64_t bytes = e.size * e.extra;
                 void* p = hm_call_calloc(e.extra, e.size);
                 if (p == nullptr && bytes != 0) out_of_memory(e, i, bytes);
-                note_alignment(p, &r);
+                note_alignment(p, bytes, &r);
                 s = Slot{static_cast<std::uint8_t*>(p), static_cast<std::uint8_t*>(p), bytes, next_seed()};
                 if (checking) {
                     std::size_t bad = first_nonzero(s.ptr, bytes);
@@ -545,7 +544,7 @@ Result replay(const Trace& t, const Options& o) {
                     p = static_cast<std::uint8_t*>(hm_call_realloc(s.ptr, s.size, e.size));
                     if (p == nullptr) out_of_memory(e, i, e.size);
                 }
-                note_alignment(p, &r);
+                note_alignment(p, e.size, &r);
                 std::uint64_t kept = s.size < e.size ? s.size : e.size;
                 live = live - s.size + e.size;
                 s.ptr = s.base = p;
@@ -584,13 +583,63 @@ Result replay(const Trace& t, const Options& o) {
         }
         if (live > peak) peak = live;
     }
+    return i;
+}
+
+// Frees every block still live, checking each: the heap is empty again.
+std::size_t free_all(const Trace& t, bool checking, std::uint64_t& live) {
+    std::size_t freed = 0;
+    Event end{};
+    end.op = OP_FREE;
+    for (std::uint64_t id = 0; id < t.ids; ++id) {
+        Slot& s = slots[id];
+        if (s.seed == 0) continue;
+        end.id = static_cast<std::uint32_t>(id);
+        if (checking) verify(end, t.count, s, "at the end of a pass");
+        hm_call_free(s.base);
+        live -= s.size;
+        s.seed = 0;
+        ++freed;
+    }
+    return freed;
+}
+
+// Replays the trace (several times over, with --min-seconds) until the end
+// or a cap. Returns what happened.
+Result replay(const Trace& t, const Options& o) {
+    Result r;
+    hm::bench::InstructionCounter counter;
+    std::uint64_t live = 0, peak = 0;
+    std::size_t n = t.count;
+    if (o.cap_ops != 0 && o.cap_ops < n) n = static_cast<std::size_t>(o.cap_ops);
+    double deadline = 0;
+    bool checking = !o.no_check;
+
+    hm::bench::OsCallCounter::begin();
+    counter.start();
+    double start = now_seconds();
+    if (o.cap_seconds > 0) deadline = start + o.cap_seconds;
+    std::size_t last = 0;
+    for (;;) {
+        last = replay_pass(t, n, deadline, checking, r, live, peak);
+        r.done += last;
+        if (last < t.count) {
+            // The first pass ran into a cap: over cap. A later one (which
+            // was expected to fit) just ends the run.
+            if (r.passes == 0) r.status = "over_cap";
+            break;
+        }
+        ++r.passes;
+        double elapsed = now_seconds() - start;
+        if (o.min_seconds <= 0 || elapsed >= o.min_seconds) break;
+        if (deadline != 0 && start + elapsed * (r.passes + 1.5) / r.passes > deadline) break;
+        r.done += free_all(t, checking, live);
+    }
     r.seconds = now_seconds() - start;
     r.instructions = counter.stop();
     hm::bench::OsCallCounter::end();
-    r.done = i;
     r.live = live;
     r.peak_live = peak;
-    if (i < t.count) r.status = "over_cap";
 
     // The blocks still live must still hold their patterns.
     if (checking) {
@@ -598,7 +647,7 @@ Result replay(const Trace& t, const Options& o) {
         for (std::uint64_t id = 0; id < t.ids; ++id) {
             if (slots[id].seed == 0) continue;
             end.id = static_cast<std::uint32_t>(id);
-            verify(end, i, slots[id], "at the end");
+            verify(end, last, slots[id], "at the end");
         }
     }
     return r;
@@ -632,8 +681,8 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
     double rate = r.seconds > 0 ? static_cast<double>(r.done) / r.seconds : 0;
     std::size_t footprint = os.stage ? os.footprint_peak : rss_peak;
     if (o.kv) {
-        std::printf("alloc=%s\nstatus=%s\nops=%zu\nops_done=%zu\nseconds=%.6f\nops_per_sec=%.1f\n", alloc_name,
-                    r.status, t.count, r.done, r.seconds, rate);
+        std::printf("alloc=%s\nstatus=%s\nops=%zu\nops_done=%zu\npasses=%d\nseconds=%.6f\nops_per_sec=%.1f\n",
+                    alloc_name, r.status, t.count, r.done, r.passes, r.seconds, rate);
         std::printf("peak_live=%" PRIu64 "\nend_live=%" PRIu64 "\n", r.peak_live, r.live);
         std::printf("footprint_peak=%zu\nfootprint_source=%s\n", footprint, os.stage ? "sbrk" : "rss");
         if (os.stage) std::printf("footprint_end=%zu\n", os.footprint_end);
@@ -655,6 +704,8 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
     }
     std::printf("  operations      %zu in %.3f s: %.0f per second%s\n", r.done, r.seconds, rate,
                 o.no_check ? " (contents not checked)" : ", every block checked");
+    if (r.passes > 1)
+        std::printf("  passes          the trace was replayed %d times (what was live freed in between)\n", r.passes);
     std::printf("  live data       peak %" PRIu64 " bytes, %" PRIu64 " at the end\n", r.peak_live, r.live);
     if (os.stage) {
         std::printf("  heap from OS    peak %zu bytes (sbrk double), %zu at the end\n", os.footprint_peak,
@@ -670,8 +721,9 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
         std::printf("  efficiency      %.1f%% (peak live / peak heap)\n",
                     100.0 * static_cast<double>(r.peak_live) / static_cast<double>(footprint));
     if (r.misaligned != 0)
-        std::printf("  alignment       %" PRIu64 " results not aligned to %zu bytes\n", r.misaligned,
-                    alignof(std::max_align_t));
+        std::printf("  alignment       %" PRIu64 " results aligned less than C promises (%zu bytes, or the\n"
+                    "                  block's size rounded down to a power of two if smaller)\n",
+                    r.misaligned, alignof(std::max_align_t));
     if (emulated_calloc + emulated_realloc + emulated_aligned != 0)
         std::printf("  note            done with the calls the stage has: %" PRIu64 " calloc (malloc + memset), %" PRIu64
                     " realloc (malloc + copy + free), %" PRIu64 " memalign family (malloc of size + alignment - 1)\n",
@@ -700,6 +752,8 @@ Options parse(int argc, char** argv) {
             o.cap_ops = std::strtoull(value(), nullptr, 10);
         } else if (std::strcmp(a, "--cap-seconds") == 0) {
             o.cap_seconds = std::strtod(value(), nullptr);
+        } else if (std::strcmp(a, "--min-seconds") == 0) {
+            o.min_seconds = std::strtod(value(), nullptr);
         } else if (std::strcmp(a, "--kv") == 0) {
             o.kv = true;
         } else if (std::strcmp(a, "--info") == 0) {

@@ -42,6 +42,8 @@ THREADS = os.path.join(TOOLS, "threads")
 # The peers, and the Debian package of each.
 PEERS = [("jemalloc", "libjemalloc2"), ("mimalloc", "libmimalloc2.0"), ("tcmalloc", "libtcmalloc-minimal4")]
 
+BIG_TRACES = ("python-big", "cc1plus")
+
 SIGNALS = {6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 
 
@@ -146,13 +148,14 @@ def run(cmd, timeout, env=None):
     return kv
 
 
-def command(w, a, cap_seconds, messages, extra=()):
+def command(w, a, cap_seconds, messages, extra=(), min_seconds=0):
     if w.kind == "threads":
         target = a.lib if a.kind == "stage" else a.name
         return [THREADS, "--system", target, "--kv", "--messages", str(messages),
                 "--cap-seconds", str(cap_seconds), *extra]
     who = ["--stage", a.name] if a.kind == "stage" else ["--system", a.name]
-    return [REPLAY, *who, "--kv", "--cap-seconds", str(cap_seconds), *extra, w.path]
+    return [REPLAY, *who, "--kv", "--cap-seconds", str(cap_seconds), "--min-seconds", str(min_seconds),
+            *extra, w.path]
 
 
 def applies(w, a):
@@ -333,7 +336,8 @@ def main():
     reps = args.reps or (1 if args.quick else 3)
     cap = args.cap_seconds or (0.5 if args.quick else 2.0)
     scale = 0.05 if args.quick else 1.0
-    messages = 20000 if args.quick else 500000
+    messages = 20000 if args.quick else 1000000
+    min_seconds = 0.05 if args.quick else 0.25
     outdir = args.out or (os.path.join(TOOLS, "results-quick") if args.quick else os.path.join(ROOT, "bench", "results"))
     os.makedirs(outdir, exist_ok=True)
     tracedir = os.path.join(TOOLS, "traces")
@@ -422,7 +426,7 @@ def main():
                 key = (w.name, a.name)
                 if key in stopped:
                     continue
-                kv = run(command(w, a, cap, messages), timeout=cap * 5 + 60)
+                kv = run(command(w, a, cap, messages, min_seconds=min_seconds), timeout=cap * 5 + 60)
                 results.setdefault(key, []).append(kv)
                 if kv["status"] != "ok":
                     stopped.add(key)
@@ -460,7 +464,9 @@ def main():
                          f"over the first {args.instr_ops} calls of each trace")
             log(f"\ncounting instructions with callgrind, first {args.instr_ops} calls of each trace, two at a time")
             workdir = tempfile.mkdtemp(prefix="hm-cg.")
-            jobs = [(w, a) for w in workloads if w.kind != "threads" for a in allocs]
+            # The larger traces start as the small ones do (the same programs),
+            # so their first calls would only repeat them.
+            jobs = [(w, a) for w in workloads if w.kind != "threads" and w.name not in BIG_TRACES for a in allocs]
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 futures = {pool.submit(callgrind, w, a, args.instr_ops, peers, workdir): (w, a) for w, a in jobs}
                 for f in concurrent.futures.as_completed(futures):
@@ -514,7 +520,7 @@ def status_text(s, total_ops):
     if st == "over_cap":
         done = num(s, "ops_done", 0)
         total = num(s, "ops", total_ops) or total_ops or 1
-        return f"over cap ({100 * done / total:.0f}%)"
+        return f"over cap ({math.floor(100 * done / total)}%)"
     if st == "ok":
         return "ok"
     return f"{st.replace('_', ' ').upper()}" + (f" ({s['why']})" if s.get("why") else "")
@@ -575,12 +581,12 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
         md.append(f"| {w.name} | {w.what} | {ops if ops is not None else 2.5 * messages:,.0f} |")
     md.append("")
 
-    def table(title, intro, cell_fn, first_col="workload"):
+    def table(title, intro, cell_fn, rows=None):
         md.append(f"## {title}\n")
         md.append(intro + "\n")
-        md.append(f"| {first_col} | " + " | ".join(a.label for a in cols) + " |")
+        md.append("| workload | " + " | ".join(a.label for a in cols) + " |")
         md.append("|---|" + "---:|" * len(cols))
-        for w in workloads:
+        for w in rows if rows is not None else workloads:
             md.append(f"| {w.name} | " + " | ".join(cell_fn(w, a) for a in cols) + " |")
         md.append("")
 
@@ -651,7 +657,9 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
             v = instr.get((w.name, a.name))
             return "n/a" if v is None else si(v)
 
-        table("Instructions per call", f"Measured with {instr_how}.", instr_cell)
+        table("Instructions per call", f"Measured with {instr_how}. The larger traces are left out: their "
+              "first calls are the small ones' (the same programs starting).", instr_cell,
+              [w for w in workloads if any(instr.get((w.name, a.name)) for a in cols)])
     else:
         md.append("## Instructions per call\n")
         md.append(f"{instr_how.capitalize()}.\n")
@@ -661,10 +669,12 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
     md.append("Median rate over the repetitions; the other figures from the first repetition. Footprint: sbrk "
               "peak for the stages, resident peak for the others. Emulated: calls the stage lacks, done with "
               "what it has (calloc as malloc + memset, realloc as malloc + copy + free, the memalign family as "
-              "malloc of size + alignment - 1). Misaligned: results not aligned to 16 bytes.\n")
-    md.append("| workload | allocator | status | calls done | calls/s | peak live | peak footprint | "
+              "malloc of size + alignment - 1). Passes: how many times a short trace was replayed in the run "
+              "(what was live freed in between) so that the run lasts long enough to time. Misaligned: results "
+              "aligned less than C promises (16 bytes, or the size rounded down to a power of two if smaller).\n")
+    md.append("| workload | allocator | status | calls done | passes | calls/s | peak live | peak footprint | "
               "resident at end | OS calls | emulated | misaligned |")
-    md.append("|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|")
+    md.append("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
     for w in workloads:
         for a in cols:
             if not applies(w, a):
@@ -684,7 +694,8 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
                 osc = "n/a"
             emu = sum(int(num(s, k, 0)) for k in ("emulated_calloc", "emulated_realloc", "emulated_aligned"))
             md.append(f"| {w.name} | {a.label} | {status_text(s, trace_ops.get(w.name))} | "
-                      f"{num(s, 'ops_done', 0):,.0f} | {si(s['rate'])} | {size_text(num(s, 'peak_live'))} | "
+                      f"{num(s, 'ops_done', 0):,.0f} | {s.get('passes', '')} | {si(s['rate'])} | "
+                      f"{size_text(num(s, 'peak_live'))} | "
                       f"{size_text(footprint_of(s))} | {size_text(num(s, 'rss_end'))} | {osc} | "
                       f"{emu if emu else ''} | {int(num(s, 'misaligned', 0)) or ''} |")
     md.append("")
@@ -773,16 +784,15 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
             v = instr.get((w.name, a.name))
             return None if v is None else (si(v), v)
 
-        irows = [w for w in workloads if w.kind != "threads"]
+        irows = [w for w in workloads if any(instr.get((w.name, a.name)) for a in cols)]
         top_i = max([v for v in instr.values() if v] or [1])
-        keep = workloads
-        workloads_i = irows
+        colour_of = log_svg(instr_value, top_i)
 
-        def instr_cell(i, j):
-            return log_svg(instr_value, top_i)(keep.index(workloads_i[i]), j)
+        def instr_svg(i, j):
+            return colour_of(workloads.index(irows[i]), j)
 
         heatmap(os.path.join(outdir, "instructions.svg"), "Instructions per call",
-                instr_how[:150], [w.name for w in irows], labels, instr_cell,
+                instr_how, [w.name for w in irows], labels, instr_svg,
                 [(seq_colour(0), "few"), (seq_colour(0.5), f"about {si(math.sqrt(top_i))}"),
                  (seq_colour(1), si(top_i))])
 
