@@ -7,6 +7,8 @@
 // live block a used block with its pointer as payload and at least its
 // size, no more used blocks than live ones, no block over foreign memory).
 // A failure prints the seed and operation number ("while: ...").
+#include <cstdlib>
+
 #include "harness.hpp"
 
 using namespace suite;
@@ -15,8 +17,22 @@ namespace {
 
 constexpr std::size_t MAX_LIVE = 160;
 constexpr std::size_t MAX_FOREIGN = 48;
-constexpr std::uint64_t SEEDS[] = {1, 2, 3};
+// Seeds 1..3 by default; HMALLOC_TEST_SEEDS=N runs seeds 1..N (a longer hunt),
+// HMALLOC_TEST_SEED=S only seed S (to replay a failure).
 constexpr int OPERATIONS = 2000;
+
+struct SeedRange {
+    std::uint64_t first, last;
+};
+SeedRange seeds() {
+    if (const char* one = std::getenv("HMALLOC_TEST_SEED")) {
+        std::uint64_t s = std::strtoull(one, nullptr, 10);
+        return {s, s};
+    }
+    const char* n = std::getenv("HMALLOC_TEST_SEEDS");
+    std::uint64_t count = n ? std::strtoull(n, nullptr, 10) : 3;
+    return {1, count == 0 ? 1 : count};
+}
 
 struct Options {
     bool calloc_realloc = false;  // hcalloc, hrealloc, hreallocarray too
@@ -151,20 +167,20 @@ void run(std::uint64_t seed, const Options& o) {
 }  // namespace
 
 TEST(random, malloc_free_shadow) {
-    for (std::uint64_t seed : SEEDS) run(seed, Options{});
+    for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{});
 }
 
 TEST(random, foreign_break_moves) {
-    for (std::uint64_t seed : SEEDS) run(seed, Options{false, true, false});
+    for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{false, true, false});
 }
 
 TEST(random, sbrk_refusals) {
-    for (std::uint64_t seed : SEEDS) run(seed, Options{false, false, true});
+    for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{false, false, true});
 }
 
 TEST(random, all_ops_shadow) {
     NEED(hcalloc);
     NEED(hrealloc);
     NEED(hreallocarray);
-    for (std::uint64_t seed : SEEDS) run(seed, Options{true, true, true});
+    for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{true, true, true});
 }
