@@ -25,6 +25,8 @@
 #include <source_location>
 #include <type_traits>
 
+#include <unistd.h>  // before sbrk_double.h, whose sbrk GCC accepts only after unistd.h's
+
 #include "hmalloc_api.h"
 #include "sbrk_double.h"
 
