@@ -35,8 +35,6 @@
 // allocator under test may call sbrk before main() (when it is preloaded as
 // the process's malloc). A spin lock keeps the counters consistent if two
 // threads call in at once.
-// The system headers come first: <unistd.h> declares sbrk noexcept, and GCC
-// accepts sbrk_double.h's plain redeclaration only after that one, not before.
 #include <atomic>
 #include <cerrno>
 #include <cstdint>

@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <unistd.h> /* declares the sbrk that the double defines */
 
 #ifdef __cplusplus
 extern "C" {
@@ -37,8 +38,6 @@ typedef struct sbrk_double_stats {
     unsigned long refused;  /* calls answered with (void*)-1, ENOMEM */
     size_t peak;            /* highest break seen, as bytes above the region start */
 } sbrk_double_stats;
-
-void *sbrk(intptr_t increment);
 
 /* Counters since the last reset (the break itself is not moved). */
 sbrk_double_stats sbrk_double_get_stats(void);

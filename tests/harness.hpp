@@ -25,7 +25,7 @@
 #include <source_location>
 #include <type_traits>
 
-#include <unistd.h>  // before sbrk_double.h, whose sbrk GCC accepts only after unistd.h's
+#include <unistd.h>
 
 #include "hmalloc_api.h"
 #include "sbrk_double.h"
