@@ -240,7 +240,7 @@ void realloc_growth(Writer& w, double scale) {
 void fragmentation(Writer& w, double scale) {
     Rng rng(0x9FB21C651E98DF25ull);
     LiveSet pinned;
-    std::uint64_t small_count = scaled(scale, 40000);
+    std::uint64_t small_count = scaled(scale, 8000);
     const std::uint64_t rounds[3][4] = {
         // small lo, small hi, big lo, big hi
         {32, 96, 200, 600},
@@ -303,7 +303,7 @@ constexpr Workload WORKLOADS[] = {
     {"churn", churn, "small same-size churn: 1M calls, 100 blocks of 48 bytes in a ring"},
     {"random-live", random_live, "random sizes and lifetimes around 20,000 live blocks (420k calls)"},
     {"realloc-growth", realloc_growth, "64 buffers grown by realloc to 1-256 KiB, small blocks in between"},
-    {"fragmentation", fragmentation, "small blocks, 3 in 4 freed, then bigger ones: the heap's peak"},
+    {"fragmentation", fragmentation, "8,000 small blocks, 3 in 4 freed, then bigger ones: the heap's peak"},
     {"large", large, "blocks of 64 KiB to 4 MiB, 8 live, some grown, some page-aligned"},
 };
 

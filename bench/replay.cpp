@@ -604,6 +604,15 @@ std::size_t free_all(const Trace& t, bool checking, std::uint64_t& live) {
     return freed;
 }
 
+#ifdef HM_REPLAY_STAGES
+// The sbrk double's counters after the first pass: calls to the OS are
+// reported for one replay of the trace, as they are for the system allocators.
+constinit sbrk_double_stats first_pass_os = {};
+void note_first_pass() { first_pass_os = sbrk_double_get_stats(); }
+#else
+void note_first_pass() {}
+#endif
+
 // Replays the trace (several times over, with --min-seconds) until the end
 // or a cap. Returns what happened.
 Result replay(const Trace& t, const Options& o) {
@@ -623,6 +632,7 @@ Result replay(const Trace& t, const Options& o) {
     for (;;) {
         last = replay_pass(t, n, deadline, checking, r, live, peak);
         r.done += last;
+        if (r.passes == 0) note_first_pass();
         if (last < t.count) {
             // The first pass ran into a cap: over cap. A later one (which
             // was expected to fit) just ends the run.
@@ -710,8 +720,8 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
     if (os.stage) {
         std::printf("  heap from OS    peak %zu bytes (sbrk double), %zu at the end\n", os.footprint_peak,
                     os.footprint_end);
-        std::printf("  calls to the OS %lu sbrk calls: %lu grow, %lu shrink, %lu ask where the break is\n", os.calls,
-                    os.grows, os.shrinks, os.queries);
+        std::printf("  calls to the OS %lu sbrk calls: %lu grow, %lu shrink, %lu ask where the break is%s\n",
+                    os.calls, os.grows, os.shrinks, os.queries, r.passes > 1 ? " (in the first pass)" : "");
     } else {
         std::printf("  heap from OS    peak %zu bytes resident (VmHWM over the start%s)\n", rss_peak,
                     peak_reset ? "" : "; the peak could not be reset, so it may be high");
@@ -896,7 +906,8 @@ int main(int argc, char** argv) {
     Result r = replay(t, o);
     hm::bench::Resident end = hm::bench::read_resident();
 #ifdef HM_REPLAY_STAGES
-    sbrk_double_stats st = sbrk_double_get_stats();
+    sbrk_double_stats st = first_pass_os;
+    st.peak = sbrk_double_get_stats().peak;
     os.stage = true;
     os.calls = st.calls;
     os.grows = st.grows;
