@@ -791,6 +791,9 @@ int main(int argc, char** argv) {
         api.free = reinterpret_cast<void (*)(void*)>(own("free"));
         api.posix_memalign = reinterpret_cast<int (*)(void**, std::size_t, std::size_t)>(own("posix_memalign"));
         api.aligned_alloc = reinterpret_cast<void* (*)(std::size_t, std::size_t)>(own("aligned_alloc"));
+        api.memalign = reinterpret_cast<void* (*)(std::size_t, std::size_t)>(own("memalign"));
+        api.valloc = reinterpret_cast<void* (*)(std::size_t)>(own("valloc"));
+        api.pvalloc = reinterpret_cast<void* (*)(std::size_t)>(own("pvalloc"));
         api.malloc_usable_size = reinterpret_cast<std::size_t (*)(void*)>(own("malloc_usable_size"));
     }
 

@@ -46,6 +46,9 @@ struct Api : hm::test::Api {
     void (*free)(void*) = nullptr;
     int (*posix_memalign)(void**, std::size_t, std::size_t) = nullptr;
     void* (*aligned_alloc)(std::size_t, std::size_t) = nullptr;
+    void* (*memalign)(std::size_t, std::size_t) = nullptr;
+    void* (*valloc)(std::size_t) = nullptr;
+    void* (*pvalloc)(std::size_t) = nullptr;
     std::size_t (*malloc_usable_size)(void*) = nullptr;
 };
 extern Api api;

@@ -6,8 +6,13 @@
 // lives on the allocator's heap. A stage without the standard names fails
 // these tests with "stage has no malloc".
 #include <pthread.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <bit>
+#include <cerrno>
+#include <cstdint>
 
 #include "harness.hpp"
 
@@ -72,6 +77,96 @@ TEST(memalign, aligned_alloc_alignments) {
     errno = 0;
     CHECK(api.aligned_alloc(24, 48) == nullptr) << "aligned_alloc with alignment 24 (not a power of two)";
     CHECK_EQ(errno, EINVAL);
+}
+
+// glibc's memalign rounds an alignment that is not a power of two up to the
+// next one; valloc aligns to a page; pvalloc also rounds the size up to pages.
+TEST(memalign, memalign_valloc_pvalloc) {
+    NEED(memalign);
+    NEED(valloc);
+    NEED(pvalloc);
+    NEED(malloc_usable_size);
+    const std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    static Block blocks[32];
+    std::size_t n = 0;
+    auto keep = [&](void* p, std::size_t size) {
+        blocks[n] = Block{static_cast<unsigned char*>(p), size, 0};
+        fill(blocks[n++]);
+    };
+    for (std::size_t alignment : {1, 8, 16, 48, 64, 100, 4096, 65536}) {
+        void* p = api.memalign(alignment, 200);
+        std::size_t expect = std::bit_ceil(alignment);
+        CHECK(p != nullptr && aligned(p, expect)) << "memalign(" << alignment << ", 200) gave " << p
+                                                  << ", not aligned to " << expect;
+        keep(p, 200);
+    }
+    errno = 0;
+    CHECK(api.memalign(SIZE_MAX / 2 + 2, 16) == nullptr) << "memalign with an alignment too large to round up";
+    CHECK_EQ(errno, EINVAL);
+    void* v = api.valloc(10);
+    CHECK(v != nullptr && aligned(v, page)) << "valloc(10) gave " << v;
+    keep(v, 10);
+    for (std::size_t size : {std::size_t{0}, std::size_t{1}, page, page + 1}) {
+        void* p = api.pvalloc(size);
+        std::size_t whole = size == 0 ? page : (size + page - 1) / page * page;
+        CHECK(p != nullptr && aligned(p, page)) << "pvalloc(" << size << ") gave " << p;
+        CHECK_GE(api.malloc_usable_size(p), whole) << "pvalloc(" << size << ") must give whole pages";
+        keep(p, whole);  // every byte of the pages is the caller's
+    }
+    errno = 0;
+    CHECK(api.pvalloc(SIZE_MAX - 10) == nullptr) << "pvalloc of a size that cannot be rounded up to pages";
+    CHECK_EQ(errno, ENOMEM);
+    check_intact(blocks, n);
+    check_disjoint(blocks, n);
+    check_walk(blocks, n, true);
+    for (std::size_t i = 0; i < n; ++i) api.free(blocks[i].p);
+    check_walk(nullptr, 0, true);
+}
+
+// free(NULL) does nothing; free and posix_memalign leave errno alone (POSIX).
+TEST(preload, free_and_posix_memalign_keep_errno) {
+    NEED(malloc);
+    NEED(free);
+    NEED(posix_memalign);
+    api.free(nullptr);
+    void* p = api.malloc(10);
+    CHECK(p != nullptr);
+    errno = 1234;
+    api.free(p);
+    CHECK_EQ(errno, 1234) << "free changed errno";
+    void* q = nullptr;
+    errno = 1234;
+    CHECK_EQ(api.posix_memalign(&q, 3, 16), EINVAL);
+    CHECK_EQ(errno, 1234) << "a failed posix_memalign changed errno";
+    CHECK_EQ(api.posix_memalign(&q, 64, SIZE_MAX - 32), ENOMEM);
+    CHECK_EQ(errno, 1234) << "a failed posix_memalign changed errno";
+    check_walk(nullptr, 0, true);
+}
+
+// The standard free treats a bad pointer as glibc does: a message naming the
+// problem and the pointer on stderr, then abort(). (hfree on stages 03-06
+// reports and carries on; a process's malloc must not hide the bug.)
+namespace {
+void call_free(void* p) { api.free(p); }
+}  // namespace
+
+TEST(preload, bad_free_aborts_with_message) {
+    NEED(malloc);
+    NEED(free);
+    static unsigned char not_ours[64];
+    CHECK(refused_call("free", call_free, not_ours + 16, {"invalid"}) == Outcome::aborted)
+        << "free of a pointer malloc never returned must abort";
+    Block guard = alloc_filled(32);
+    auto* p = static_cast<unsigned char*>(api.malloc(48));
+    CHECK(p != nullptr);
+    Block above = alloc_filled(32);  // so that freeing p does not trim it away
+    CHECK(refused_call("free", call_free, p + 16, {"invalid"}) == Outcome::aborted)
+        << "free of a pointer into a block must abort";
+    api.free(p);
+    CHECK(refused_call("free", call_free, p, {"double free"}) == Outcome::aborted)
+        << "a double free must abort";
+    check_intact(guard);
+    check_intact(above);
 }
 
 TEST(usable_size, at_least_request) {
