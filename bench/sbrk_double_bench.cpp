@@ -5,8 +5,9 @@
 // stage's instructions) cannot map more than 32 GiB at once, so the tests'
 // 64 GiB reservation fails under it. The bench's largest heap is far below
 // 16 GiB. Everything else is the tests' double, compiled as is: its header
-// is included first (after <unistd.h>, as sbrk_double.cpp itself requires)
-// so that its include guard keeps the size set here.
+// is included first, so that its include guard keeps the size set here when
+// sbrk_double.cpp includes it again. If HM_DOUBLE_REGION becomes
+// overridable (#ifndef) in sbrk_double.h, this file can go.
 #include <unistd.h>
 
 #include "sbrk_double.h"
