@@ -19,10 +19,10 @@ build/bench/recorder.so: bench/recorder.cpp bench/trace_format.hpp common/build.
 	@mkdir -p build/bench
 	$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
 
-build/bench/replay: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp bench/sbrk_double_bench.cpp \
+build/bench/replay: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp \
                     common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
 	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -o $@ bench/replay.cpp bench/sbrk_double_bench.cpp -rdynamic -ldl
+	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -DHM_DOUBLE_REGION='((size_t)1 << 34)' -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
 
 build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench
@@ -36,7 +36,7 @@ build/bench/threads: bench/threads.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
 
-build/bench/heapmap: bench/heapmap.cpp bench/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+build/bench/heapmap: bench/heapmap.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
 	@mkdir -p build/bench
 	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
 

@@ -2,7 +2,7 @@
 // (`make stage=N heapmap`, `make heapmaps`).
 //
 // Not part of any lesson. The stage runs the demo's fixed workload
-// (bench/demo_workload.hpp, the same calls as `make demo`), then hwalk()
+// (common/demo_workload.hpp, the same calls as `make demo`), then hwalk()
 // lists its blocks and every byte from where the heap began to the break is
 // drawn as what it is:
 //   header     a block's header (bookkeeping)
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
     marker(f, heap_end, row_bytes, top, "#d62728", "break", false);
     std::fprintf(f,
                  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\">Heap start = the break before the first "
-                 "call. Drawn by bench/heapmap.cpp from hwalk(); workload: bench/demo_workload.hpp (make demo).%s</text>\n",
+                 "call. Drawn by bench/heapmap.cpp from hwalk(); workload: common/demo_workload.hpp (make demo).%s</text>\n",
                  LEFT, height - 18, w.intact ? "" : " CONTENTS CORRUPTED.");
     std::fprintf(f, "</svg>\n");
     std::fclose(f);

@@ -27,7 +27,11 @@
 extern "C" {
 #endif
 
-#define HM_DOUBLE_REGION ((size_t)1 << 36) /* 64 GiB of address space, not memory */
+/* 64 GiB of address space, not memory. A tool may build the double with a
+ * smaller one (valgrind cannot map more than 32 GiB): -DHM_DOUBLE_REGION=... */
+#ifndef HM_DOUBLE_REGION
+#define HM_DOUBLE_REGION ((size_t)1 << 36)
+#endif
 #define HM_DOUBLE_START_OFFSET 8
 
 typedef struct sbrk_double_stats {

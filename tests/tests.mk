@@ -27,9 +27,11 @@ $(SUITE): $(SUITE_OBJS)
 -include $(SUITE_OBJS:.o=.d)
 
 .PHONY: test matrix matrix-update
-# The meta checks compare JOURNAL.md with the demo on every stage, so a test
-# run builds them all (a few seconds) whichever stages it tests.
-test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/stress build/tools/demo
+# The meta checks compare JOURNAL.md with the demo, and the committed heap
+# pictures with bench/heapmap, on every stage, so a test run builds them all
+# (a few seconds) whichever stages it tests.
+test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/stress build/tools/demo \
+      build/bench/heapmap
 	tests/run $(SEL_NUMS)
 
 build/tests/stress: tests/stress.cpp

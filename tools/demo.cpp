@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "demo_workload.hpp"
 #include "hmalloc_api.h"
 #include "sbrk_double.h"
 
@@ -24,7 +25,7 @@ namespace {
 
 // ---- the workload's own bookkeeping -------------------------------------------
 
-constexpr int MAX_BLOCKS = 256;
+constexpr int MAX_BLOCKS = hm::demo::DEMO_BLOCKS;
 
 struct Live {
     unsigned char* ptr;
@@ -63,6 +64,7 @@ struct Workload {
             }
         }
     }
+    std::size_t size_of(int i) const { return blocks[i].size; }
     void check_all() {
         for (int i = 0; i < MAX_BLOCKS; ++i)
             if (blocks[i].ptr != nullptr) check(i);
@@ -120,28 +122,6 @@ struct Workload {
         fill(i, p, count * size);
     }
 };
-
-// The fixed workload. Each phase exercises what one stage adds.
-void run_workload(Workload& w) {
-    // fill: 96 blocks of mixed small sizes, every 8th one larger.
-    for (int i = 0; i < 96; ++i) w.allocate(i, i % 8 == 7 ? 480 : 8 + (i * 37) % 120);
-    // holes: free every other block (reuse, splitting).
-    for (int i = 1; i < 96; i += 2) w.release(i);
-    // small: 40 blocks of 24 bytes go into the holes.
-    for (int i = 96; i < 136; ++i) w.allocate(i, 24);
-    // merge: free a run of neighbours, then ask for one block the size of the run (coalescing).
-    for (int i = 20; i < 44; ++i) w.release(i);
-    w.allocate(136, 900);
-    // grow: eight blocks grow threefold (realloc in place or moved).
-    for (int i = 80; i < 96; i += 2) w.resize(i, w.blocks[i].size * 3);
-    // zeroed: four zeroed blocks.
-    for (int i = 137; i < 141; ++i) w.allocate_zeroed(i, 10, 10);
-    // last: free, newest first, the zeroed blocks, the large one and the
-    // second half of the first 96, the grown ones among them (trimming).
-    for (int i = 140; i >= 136; --i) w.release(i);
-    for (int i = 95; i >= 48; --i) w.release(i);
-    w.check_all();
-}
 
 // ---- the picture ----------------------------------------------------------------
 //
@@ -226,7 +206,7 @@ int demo_stage(const char* lib) {
     sbrk_double_reset_stats();
     static Workload w;
     w.api = api;
-    run_workload(w);
+    hm::demo::run_demo_workload(w);
     sbrk_double_stats st = sbrk_double_get_stats();
     std::size_t heap_bytes = static_cast<std::size_t>(sbrk_double_break() - heap_begin);
     std::size_t peak_heap = st.peak - static_cast<std::size_t>(heap_begin - sbrk_double_region());
@@ -271,7 +251,7 @@ int main(int argc, char** argv) {
         first = 2;
     }
     if (intro)
-        std::printf("The same workload on every stage (tools/demo.cpp): 96 blocks of mixed sizes; every\n"
+        std::printf("The same workload on every stage (common/demo_workload.hpp): 96 blocks of mixed sizes; every\n"
                     "other one freed; 40 small ones asked for; a run of 24 neighbours freed and one large\n"
                     "block asked for; 8 blocks grown threefold; 4 zeroed ones asked for; then the newest\n"
                     "blocks freed, newest first. Picture key: h header, # live data, + slack (a block\n"

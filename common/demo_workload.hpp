@@ -1,8 +1,7 @@
-// bench/demo_workload.hpp: the fixed workload of `make demo`, as a function
-// that tools/demo.cpp and bench/heapmap.cpp can share.
+// common/demo_workload.hpp: the fixed workload of `make demo` and of the
+// heap pictures (tools/demo.cpp, bench/heapmap.cpp).
 //
-// Not part of any lesson. The sequence is the one in tools/demo.cpp's
-// run_workload(), call for call. `W` is the caller's bookkeeping; it needs:
+// Not part of any lesson. `W` is the caller's bookkeeping; it needs:
 //   allocate(i, size)            block i = hmalloc(size), filled
 //   release(i)                   check block i and hfree it (nothing if empty)
 //   resize(i, size)              check block i and hrealloc it to `size`
