@@ -273,5 +273,8 @@ int main(int argc, char** argv) {
         waitpid(pid, &status, 0);
         if (WIFSIGNALED(status)) std::printf("  the stage crashed: %s\n", strsignal(WTERMSIG(status)));
     }
+    if (intro)
+        std::printf("\nThe same heaps drawn to scale: bench/results/heapmap-NN.svg (make heapmaps). Each stage's\n"
+                    "figures and picture, explained: JOURNAL.md. Against glibc and other allocators: make bench.\n");
     return 0;
 }
