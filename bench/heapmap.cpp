@@ -33,80 +33,6 @@
 
 namespace {
 
-// ---- the workload's bookkeeping -------------------------------------------------
-
-struct Live {
-    unsigned char* ptr;
-    std::size_t size;
-    unsigned char fill;
-};
-
-struct Workload {
-    hm::test::Api api;
-    Live blocks[hm::demo::DEMO_BLOCKS] = {};
-    bool intact = true;
-    int emulated = 0;
-
-    void fill(int i, unsigned char* p, std::size_t size) {
-        blocks[i] = {p, size, static_cast<unsigned char>(i * 7 + 1)};
-        std::memset(p, blocks[i].fill, size);
-    }
-    void check(int i) {
-        for (std::size_t k = 0; k < blocks[i].size; ++k)
-            if (blocks[i].ptr[k] != blocks[i].fill) intact = false;
-    }
-    void check_all() {
-        for (int i = 0; i < hm::demo::DEMO_BLOCKS; ++i)
-            if (blocks[i].ptr != nullptr) check(i);
-    }
-    std::size_t size_of(int i) const { return blocks[i].size; }
-    void allocate(int i, std::size_t size) {
-        auto* p = static_cast<unsigned char*>(api.hmalloc(size));
-        if (p != nullptr) fill(i, p, size);
-    }
-    void release(int i) {
-        if (blocks[i].ptr == nullptr) return;
-        check(i);
-        api.hfree(blocks[i].ptr);
-        blocks[i] = {};
-    }
-    void resize(int i, std::size_t size) {
-        check(i);
-        Live old = blocks[i];
-        unsigned char* p;
-        if (api.hrealloc != nullptr) {
-            p = static_cast<unsigned char*>(api.hrealloc(old.ptr, size));
-        } else {
-            ++emulated;
-            p = static_cast<unsigned char*>(api.hmalloc(size));
-            if (p != nullptr) {
-                std::memcpy(p, old.ptr, old.size < size ? old.size : size);
-                api.hfree(old.ptr);
-            }
-        }
-        if (p == nullptr) return;
-        for (std::size_t k = 0; k < (old.size < size ? old.size : size); ++k)
-            if (p[k] != old.fill) intact = false;
-        fill(i, p, size);
-    }
-    void allocate_zeroed(int i, std::size_t count, std::size_t size) {
-        unsigned char* p;
-        if (api.hcalloc != nullptr) {
-            p = static_cast<unsigned char*>(api.hcalloc(count, size));
-        } else {
-            ++emulated;
-            p = static_cast<unsigned char*>(api.hmalloc(count * size));
-            if (p != nullptr) std::memset(p, 0, count * size);
-        }
-        if (p != nullptr) fill(i, p, count * size);
-    }
-    std::size_t requested(const void* payload) const {
-        for (const Live& l : blocks)
-            if (l.ptr == payload) return l.size;
-        return 0;
-    }
-};
-
 // ---- what each byte is ---------------------------------------------------------
 
 enum Kind { HEADER, LIVE, SLACK, FREE, GAP, RETURNED, KINDS };
@@ -135,7 +61,7 @@ struct Map {
 };
 
 struct WalkState {
-    const Workload* w;
+    const hm::demo::Book* w;
     const char* heap_begin;
     std::size_t cursor;  // end of the last block drawn
     Map* map;
@@ -223,7 +149,7 @@ int main(int argc, char** argv) {
     const char* out = argv[2];
     const char* title = argc > 3 ? argv[3] : lib;
 
-    static Workload w;
+    static hm::demo::Book w;
     const char* why = hm::test::load_api(lib, &w.api);
     if (why != nullptr) {
         std::fprintf(stderr, "heapmap: cannot load %s: %s\n", lib, why);

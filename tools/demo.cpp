@@ -23,106 +23,6 @@
 
 namespace {
 
-// ---- the workload's own bookkeeping -------------------------------------------
-
-constexpr int MAX_BLOCKS = hm::demo::DEMO_BLOCKS;
-
-struct Live {
-    unsigned char* ptr;
-    std::size_t size;
-    unsigned char fill;
-};
-
-struct Workload {
-    hm::test::Api api;
-    Live blocks[MAX_BLOCKS] = {};
-    int results = 0;       // pointers handed out
-    int misaligned = 0;    // ... of which not aligned to alignof(max_align_t)
-    bool intact = true;    // every live block kept its contents
-    bool zeroed = true;    // every hcalloc block came back zeroed
-    std::size_t live_bytes = 0;
-    std::size_t peak_live = 0;
-    int emulated = 0;      // calls the stage lacks, done with hmalloc + copy + hfree
-    int resized = 0;       // blocks grown ...
-    int in_place = 0;      // ... of which kept their address
-
-    void note_result(void* p) {
-        ++results;
-        if (reinterpret_cast<std::uintptr_t>(p) % alignof(std::max_align_t) != 0) ++misaligned;
-    }
-    void fill(int i, unsigned char* p, std::size_t size) {
-        blocks[i] = {p, size, static_cast<unsigned char>(i * 7 + 1)};
-        std::memset(p, blocks[i].fill, size);
-        live_bytes += size;
-        if (live_bytes > peak_live) peak_live = live_bytes;
-    }
-    void check(int i) {
-        for (std::size_t k = 0; k < blocks[i].size; ++k) {
-            if (blocks[i].ptr[k] != blocks[i].fill) {
-                intact = false;
-                return;
-            }
-        }
-    }
-    std::size_t size_of(int i) const { return blocks[i].size; }
-    void check_all() {
-        for (int i = 0; i < MAX_BLOCKS; ++i)
-            if (blocks[i].ptr != nullptr) check(i);
-    }
-
-    void allocate(int i, std::size_t size) {
-        auto* p = static_cast<unsigned char*>(api.hmalloc(size));
-        if (p == nullptr) return;
-        note_result(p);
-        fill(i, p, size);
-    }
-    void release(int i) {
-        if (blocks[i].ptr == nullptr) return;
-        check(i);
-        api.hfree(blocks[i].ptr);
-        live_bytes -= blocks[i].size;
-        blocks[i] = {};
-    }
-    void resize(int i, std::size_t size) {
-        check(i);
-        Live old = blocks[i];
-        unsigned char* p;
-        if (api.hrealloc != nullptr) {
-            p = static_cast<unsigned char*>(api.hrealloc(old.ptr, size));
-        } else {
-            ++emulated;
-            p = static_cast<unsigned char*>(api.hmalloc(size));
-            if (p != nullptr) {
-                std::memcpy(p, old.ptr, old.size < size ? old.size : size);
-                api.hfree(old.ptr);
-            }
-        }
-        if (p == nullptr) return;
-        note_result(p);
-        ++resized;
-        if (p == old.ptr) ++in_place;
-        for (std::size_t k = 0; k < (old.size < size ? old.size : size); ++k)
-            if (p[k] != old.fill) intact = false;
-        live_bytes -= old.size;
-        fill(i, p, size);
-    }
-    void allocate_zeroed(int i, std::size_t count, std::size_t size) {
-        unsigned char* p;
-        if (api.hcalloc != nullptr) {
-            p = static_cast<unsigned char*>(api.hcalloc(count, size));
-        } else {
-            ++emulated;
-            p = static_cast<unsigned char*>(api.hmalloc(count * size));
-            if (p != nullptr) std::memset(p, 0, count * size);
-        }
-        if (p == nullptr) return;
-        note_result(p);
-        for (std::size_t k = 0; k < count * size; ++k)
-            if (p[k] != 0) zeroed = false;
-        fill(i, p, count * size);
-    }
-};
-
 // ---- the picture ----------------------------------------------------------------
 //
 // One character per `scale` bytes of the heap, from where the heap began to
@@ -134,7 +34,7 @@ constexpr int PICTURE_WIDTH = 64;
 constexpr int PICTURE_CELLS = PICTURE_WIDTH * 4;
 
 struct Picture {
-    const Workload* w;
+    const hm::demo::Book* w;
     char* heap_begin;
     std::size_t scale;
     std::size_t count[PICTURE_CELLS][KINDS];
@@ -153,11 +53,6 @@ struct Picture {
             a += n;
         }
     }
-    std::size_t requested(const void* payload) const {
-        for (const Live& l : w->blocks)
-            if (l.ptr == payload) return l.size;
-        return 0;
-    }
     static void visit(const hm_block_info* b, void* ctx) {
         auto* pic = static_cast<Picture*>(ctx);
         auto* header = static_cast<const char*>(b->header);
@@ -168,7 +63,7 @@ struct Picture {
             pic->paint(payload, payload + b->size, FREE);
         } else {
             ++pic->used_blocks;
-            std::size_t live = pic->requested(b->payload);
+            std::size_t live = pic->w->requested(b->payload);
             pic->paint(payload, payload + live, LIVE);
             pic->paint(payload + live, payload + b->size, SLACK);
         }
@@ -204,7 +99,7 @@ int demo_stage(const char* lib) {
     }
     char* heap_begin = sbrk_double_break();
     sbrk_double_reset_stats();
-    static Workload w;
+    static hm::demo::Book w;
     w.api = api;
     hm::demo::run_demo_workload(w);
     sbrk_double_stats st = sbrk_double_get_stats();
