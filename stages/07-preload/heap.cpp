@@ -229,15 +229,15 @@ void* allocate_zeroed(std::size_t count, std::size_t size) {
 
 void* reallocate(void* payload, std::size_t size) {
     if (payload == nullptr) return allocate(size);
-    if (size == 0) {
-        release(payload);
-        return nullptr;
-    }
     BlockHeader* prev = nullptr;
     BlockHeader* block = find_block(payload, &prev);
     if (block == nullptr || block->free) {
         report("realloc", block == nullptr ? "invalid pointer" : "pointer to a free block", payload);
         errno = EINVAL;
+        return nullptr;
+    }
+    if (size == 0) {
+        release(payload);
         return nullptr;
     }
     if (size > MAX_REQUEST) return out_of_memory();
