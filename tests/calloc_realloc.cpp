@@ -326,6 +326,7 @@ TEST(realloc, not_into_foreign_memory) {
 namespace {
 void* realloc_result = nullptr;
 void call_hrealloc(void* p) { realloc_result = api.hrealloc(p, 100); }
+void call_hrealloc_zero(void* p) { realloc_result = api.hrealloc(p, 0); }
 }  // namespace
 
 TEST(realloc, invalid_pointer_refused) {
@@ -348,6 +349,25 @@ TEST(realloc, invalid_pointer_refused) {
     if (refused_call("hrealloc", call_hrealloc, freed.p, {"free block", "freed", "double free", "invalid"}) == Outcome::aborted) return;
     CHECK(realloc_result == nullptr) << "hrealloc of a freed block returned " << realloc_result;
     CHECK_EQ(since(m).shrinks, 0ul);
+    check_intact({live, guard});
+    check_walk({live, guard}, true);
+}
+
+// hrealloc(p, 0) frees p, so it must check p first, and say so as hrealloc:
+// a bad pointer with size 0 is refused like any other.
+TEST(realloc, invalid_pointer_with_size_zero_refused) {
+    NEED(hrealloc);
+    static unsigned char buffer[256];
+    Block global{buffer, sizeof buffer, 0};
+    fill(global);
+    Block live = alloc_filled(64);
+    Block guard = alloc_filled(64);
+    Mark m = mark();
+    realloc_result = buffer;
+    if (refused_call("hrealloc", call_hrealloc_zero, buffer + 64, {"invalid"}) == Outcome::aborted) return;
+    CHECK(realloc_result == nullptr) << "hrealloc(bad pointer, 0) returned " << realloc_result;
+    CHECK_EQ(since(m).shrinks, 0ul);
+    check_intact(global, "the static buffer");
     check_intact({live, guard});
     check_walk({live, guard}, true);
 }

@@ -441,6 +441,10 @@ void check_refusal_message(const StderrCapture& cap, const char* name, const voi
     for (const char* problem : problems) wanted << (wanted.size() ? " or \"" : "\"") << problem << '"';
     CHECK(named) << "the message does not name the problem (" << wanted << "): " << cap.text();
     CHECK(cap.mentions_pointer(p)) << "the message does not give the pointer " << p << ": " << cap.text();
+    // It names the function that was called: "hfree" or, on a stage whose
+    // prefixed names are aliases of the standard ones, "free".
+    const char* function = name[0] == 'h' ? name + 1 : name;
+    CHECK(cap.contains(function)) << "the message does not name the call, " << name << "(): " << cap.text();
 }
 
 void call_hfree(void* p) { api.hfree(p); }
