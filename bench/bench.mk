@@ -57,7 +57,7 @@ bench: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
 bench-quick: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(BENCH_TOOLS)
 	@python3 bench/run.py --quick $(BENCH_ARGS)
 
-bench-selftest: build/bench/replay build/bench/gen build/bench/broken.so build/bench/recorder.so
+bench-selftest: build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so build/bench/recorder.so
 	@bash bench/selftest/run.sh
 
 heapmap: $(SEL_LIBS) build/bench/heapmap

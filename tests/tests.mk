@@ -31,7 +31,8 @@ $(SUITE): $(SUITE_OBJS)
 # pictures with bench/heapmap, on every stage, so a test run builds them all
 # (a few seconds) whichever stages it tests.
 test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/stress build/tools/demo \
-      build/bench/heapmap build/bench/replay build/bench/gen build/bench/broken.so build/bench/recorder.so
+      build/bench/heapmap build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so \
+      build/bench/recorder.so
 	tests/run $(SEL_NUMS)
 
 build/tests/stress: tests/stress.cpp
