@@ -3,6 +3,9 @@
 #   make test [stage=N]    build the selected stages and the suite, run tests/run
 #   make matrix            the test-by-stage table, from the limitation lists
 #   make matrix-update     write that table into README.md
+#   make mutants [stage=N] plant each bug of tests/mutants/ in a copy of its stage and
+#                          check the suite catches it (tools/mutants; make test runs
+#                          the quick ones)
 #
 # One suite binary tests every stage: it loads a stage with dlopen. It is
 # linked with -rdynamic so that its sbrk (common/sbrk_double.cpp) is the one
@@ -26,14 +29,14 @@ $(SUITE): $(SUITE_OBJS)
 
 -include $(SUITE_OBJS:.o=.d)
 
-.PHONY: test matrix matrix-update
+.PHONY: test matrix matrix-update mutants
 # The meta checks compare JOURNAL.md with the demo, and the committed heap
 # pictures with bench/heapmap, on every stage, so a test run builds them all
 # (a few seconds) whichever stages it tests.
 test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/stress build/tools/demo \
       build/bench/heapmap build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so \
       build/bench/recorder.so
-	tests/run $(SEL_NUMS)
+	CC="$(CC)" tests/run $(SEL_NUMS)
 
 build/tests/stress: tests/stress.cpp
 	@mkdir -p $(dir $@)
@@ -47,3 +50,7 @@ matrix:
 matrix-update:
 	@$(MAKE) --no-print-directory $(SUITE) >&2
 	@tests/matrix --update README.md
+
+# Each mutant is built in build/mutants/NN-ID/ with common/build.mk's rule (CC passed on).
+mutants: $(SUITE) build/tests/stress
+	@CC="$(CC)" tools/mutants $(SEL_NUMS)
