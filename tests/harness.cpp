@@ -14,10 +14,16 @@
 // failed, where, and with which values, known limitations included.
 //
 // limitations.txt: one line per test the stage is known to fail,
-//     test.name | why, in one line | JOURNAL.md#sNN-limits
-// ('#' starts a comment). Such a failure is "not ok ... # TODO why (anchor)",
-// which TAP counts as expected; a listed test that passes is a plain
-// "not ok": the list is out of date.
+//     test.name | fails with | why, in one line | JOURNAL.md#anchor
+// ('#' starts a comment). "fails with" is a piece of the failing test's
+// report: its own output, or, when the test process was killed by a signal,
+// timed out or exited with a status other than 1 (a failed check's), the
+// harness's line about that ("crashed: killed by SIGSEGV", "timed out
+// after"), and then only that line. A listed test that fails and whose
+// report contains it is "not ok ... # TODO why (anchor)", which TAP counts
+// as expected. A listed test that fails otherwise (a crash its line does not
+// name, say) is a plain "not ok", and so is one that passes: the list is out
+// of date. A line without its four fields stops the run (Bail out!).
 //
 // The exit status is 0 when every test did what was expected.
 #include <dlfcn.h>
@@ -633,6 +639,7 @@ void run_test(const TestCase& t, Run& run) {
 
 struct Limitation {
     const char* name;
+    const char* fails_with;  // a piece of the failing test's report
     const char* reason;
     const char* anchor;
 };
@@ -648,9 +655,14 @@ char* trim(char* s) {
     return s;
 }
 
-bool load_limitations(const char* path) {
+// Reads the list; on a line without its four non-empty fields, says which
+// in `problem` and returns false.
+bool load_limitations(const char* path, Text& problem) {
     int fd = ::open(path, O_RDONLY);
-    if (fd < 0) return false;
+    if (fd < 0) {
+        problem << "cannot read " << path;
+        return false;
+    }
     std::size_t len = 0;
     for (;;) {
         ssize_t n = ::read(fd, limits_text + len, sizeof limits_text - 1 - len);
@@ -660,19 +672,36 @@ bool load_limitations(const char* path) {
     ::close(fd);
     limits_text[len] = '\0';
     char* line = limits_text;
+    long lineno = 0;
     while (line != nullptr && *line != '\0') {
         char* next = std::strchr(line, '\n');
         if (next != nullptr) *next++ = '\0';
-        char* hash = line;
-        while (*hash == ' ' || *hash == '\t') ++hash;
-        if (*hash != '#' && *hash != '\0' && limit_count < MAX_LIMITS) {
-            char* bar1 = std::strchr(line, '|');
-            char* bar2 = bar1 ? std::strchr(bar1 + 1, '|') : nullptr;
-            if (bar1 != nullptr) *bar1 = '\0';
-            if (bar2 != nullptr) *bar2 = '\0';
-            limits[limit_count++] = Limitation{trim(line), bar1 ? trim(bar1 + 1) : "",
-                                               bar2 ? trim(bar2 + 1) : ""};
+        ++lineno;
+        line = trim(line);
+        if (*line == '#' || *line == '\0') {
+            line = next;
+            continue;
         }
+        if (limit_count == MAX_LIMITS) {
+            problem << path << ": more than " << MAX_LIMITS << " lines; raise MAX_LIMITS";
+            return false;
+        }
+        char* field[4] = {line, nullptr, nullptr, nullptr};
+        int fields = 1;
+        for (char* c = line; *c != '\0'; ++c) {
+            if (*c != '|') continue;
+            *c = '\0';
+            if (fields < 4) field[fields] = c + 1;
+            ++fields;
+        }
+        bool empty = false;
+        for (int f = 0; f < 4 && f < fields; ++f) empty = empty || *(field[f] = trim(field[f])) == '\0';
+        if (fields != 4 || empty) {
+            problem << path << ':' << lineno
+                    << ": expected 'test.name | fails with | why, in one line | JOURNAL.md#anchor', every field filled";
+            return false;
+        }
+        limits[limit_count++] = Limitation{field[0], field[1], field[2], field[3]};
         line = next;
     }
     return true;
@@ -683,6 +712,18 @@ const Limitation* limitation_of(const char* name) {
         if (std::strcmp(limits[i].name, name) == 0) return &limits[i];
     }
     return nullptr;
+}
+
+// Did the test fail the way its limitation says? Its report is the
+// harness's line when there is one (a crash, a timeout, an odd exit status),
+// else the test's own output.
+bool failed_as_listed(const Run& run, const Limitation& lim) {
+    if (run.why.size() > 0) return std::strstr(run.why.c_str(), lim.fails_with) != nullptr;
+    std::size_t n = std::strlen(lim.fails_with);
+    for (std::size_t i = 0; i + n <= output_len; ++i) {
+        if (std::memcmp(output + i, lim.fails_with, n) == 0) return true;
+    }
+    return false;
 }
 
 // ---- output ---------------------------------------------------------------------------------
@@ -762,11 +803,14 @@ int main(int argc, char** argv) {
     }
     if (library_path == nullptr) return usage();
 
-    if (limitations_path != nullptr && !load_limitations(limitations_path)) {
-        Text t;
-        t << "Bail out! cannot read " << limitations_path << '\n';
-        out(t);
-        return 2;
+    if (limitations_path != nullptr) {
+        Text problem;
+        if (!load_limitations(limitations_path, problem)) {
+            Text t;
+            t << "Bail out! " << problem << '\n';
+            out(t);
+            return 2;
+        }
     }
     if (header_path == nullptr && limitations_path != nullptr) {
         const char* slash = std::strrchr(limitations_path, '/');
@@ -830,9 +874,13 @@ int main(int argc, char** argv) {
             line << "not ok " << number << " - " << t.name << " (listed in " << limitations_path
                  << " but passes: remove it from the list)\n";
             ++unexpected;
-        } else if (lim != nullptr) {
+        } else if (lim != nullptr && failed_as_listed(run, *lim)) {
             line << "not ok " << number << " - " << t.name << " # TODO " << lim->reason << " (" << lim->anchor
                  << ")\n";
+        } else if (lim != nullptr) {
+            line << "not ok " << number << " - " << t.name << " (listed as failing with \"" << lim->fails_with
+                 << "\", but it failed otherwise)\n";
+            ++unexpected;
         } else {
             line << "not ok " << number << " - " << t.name << '\n';
             ++unexpected;
