@@ -28,7 +28,8 @@
 //    between the new break and the end of its page keep what they held, as
 //    the kernel's do. Lowering the break below the start is refused with
 //    ENOMEM (the kernel refuses it too and glibc's sbrk reports ENOMEM).
-//    Refusal injection never applies to shrinking.
+//    Refusal injection applies to shrinking only when asked for
+//    (sbrk_double_refuse_shrink).
 //  - A refused call returns (void*)-1, sets errno and leaves the break alone.
 //
 // No function here calls malloc, and the state needs no constructor: the
@@ -39,6 +40,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,6 +57,11 @@ constinit char* accessible_end = nullptr;  // pages below this are read/write
 constinit std::uintptr_t page_size = 0;
 constinit sbrk_double_stats stats = {};
 constinit long grants_left = -1;  // negative: refuse nothing
+constinit bool refuse_shrinking = false;
+// The pause: armed by sbrk_double_pause_next, taken by the next sbrk call.
+constinit std::atomic<bool> pause_armed{false};
+constinit std::atomic<bool> pause_waiting{false};
+constinit std::atomic<bool> pause_released{false};
 constinit std::atomic_flag lock_flag = ATOMIC_FLAG_INIT;
 
 class Lock {
@@ -67,6 +74,19 @@ public:
     Lock(const Lock&) = delete;
     Lock& operator=(const Lock&) = delete;
 };
+
+// fork() copies only the calling thread. The allocator under test calls sbrk
+// only under its own lock, which fork takes first, so no thread is in here
+// when a correct allocator forks. One that forks without its lock may leave
+// a thread in here, holding lock_flag: the child then finds a heap that
+// thread was halfway through changing. The child must show that, not hang on
+// the double's lock (the kernel's brk has no lock a child could inherit).
+void reset_lock_in_child() { lock_flag.clear(std::memory_order_release); }
+
+// Registered when the program starts. pthread_atfork may call malloc, which
+// may be the allocator under test and call sbrk: the double needs nothing
+// from this constructor to work.
+__attribute__((constructor)) void register_fork_handler() { pthread_atfork(nullptr, nullptr, reset_lock_in_child); }
 
 [[noreturn]] void die(const char* what) {
     // No printf here: it may call malloc, which may be the allocator under test.
@@ -151,6 +171,11 @@ char* move_break(std::intptr_t increment) {
 extern "C" {
 
 void* sbrk(intptr_t increment) {
+    if (pause_armed.load(std::memory_order_acquire) && pause_armed.exchange(false, std::memory_order_acq_rel)) {
+        pause_waiting.store(true, std::memory_order_release);
+        while (!pause_released.load(std::memory_order_acquire)) ::usleep(200);
+        pause_waiting.store(false, std::memory_order_release);
+    }
     Lock lock;
     ensure_region();
     ++stats.calls;
@@ -159,6 +184,10 @@ void* sbrk(intptr_t increment) {
         return current_break;
     }
     if (increment > 0 && grants_left == 0) {
+        ++stats.refused;
+        return refuse(ENOMEM);
+    }
+    if (increment < 0 && refuse_shrinking) {
         ++stats.refused;
         return refuse(ENOMEM);
     }
@@ -192,6 +221,23 @@ void sbrk_double_reset_stats(void) {
 void sbrk_double_refuse_after(long grants) {
     Lock lock;
     grants_left = grants < 0 ? -1 : grants;
+}
+
+void sbrk_double_refuse_shrink(int on) {
+    Lock lock;
+    refuse_shrinking = on != 0;
+}
+
+void sbrk_double_pause_next(void) {
+    pause_released.store(false, std::memory_order_release);
+    pause_armed.store(true, std::memory_order_release);
+}
+
+int sbrk_double_paused(void) { return pause_waiting.load(std::memory_order_acquire) ? 1 : 0; }
+
+void sbrk_double_release(void) {
+    pause_armed.store(false, std::memory_order_release);
+    pause_released.store(true, std::memory_order_release);
 }
 
 char* sbrk_double_region(void) {

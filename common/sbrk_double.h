@@ -10,7 +10,8 @@
  *    disturb what a test sees;
  *  - the break starts HM_DOUBLE_START_OFFSET bytes into the region, an
  *    offset that is deliberately not a multiple of 16;
- *  - every call is counted, and growth can be refused on demand;
+ *  - every call is counted, growth (or shrinking) can be refused on demand,
+ *    and the next call can be paused (to catch a second thread inside);
  *  - sbrk_double_foreign() moves the break as "someone else" would (glibc's
  *    malloc in a real process), without counting it as the allocator's call.
  * Lowering the break gives whole pages above it back (MADV_DONTNEED), as the
@@ -48,8 +49,22 @@ sbrk_double_stats sbrk_double_get_stats(void);
 void sbrk_double_reset_stats(void);
 
 /* Let `grants` more growth calls succeed, then refuse every growth call with
- * ENOMEM (shrinking and sbrk(0) always work). A negative value refuses nothing. */
+ * ENOMEM (sbrk(0) always works, shrinking unless refused below). A negative
+ * value refuses nothing. */
 void sbrk_double_refuse_after(long grants);
+
+/* While on, every shrinking call (sbrk(n < 0)) is refused with ENOMEM, as an
+ * OS that cannot give memory back would: the allocator must cope (keep the
+ * memory, and leave errno as free promises). Off by default. */
+void sbrk_double_refuse_shrink(int on);
+
+/* Pause the next sbrk call, whoever makes it: the calling thread blocks inside
+ * sbrk, before the call does anything, until sbrk_double_release(). While it
+ * waits, sbrk_double_paused() is 1. Other threads' sbrk calls are not held up
+ * (the pause is outside the double's own lock). */
+void sbrk_double_pause_next(void);
+int sbrk_double_paused(void);
+void sbrk_double_release(void);
 
 char *sbrk_double_region(void);    /* the region's first byte */
 char *sbrk_double_break(void);     /* the current break */

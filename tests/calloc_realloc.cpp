@@ -73,6 +73,28 @@ TEST(calloc, zeroes_reused_dirty_block) {
     check_zero(q, 300, "hcalloc's block cut from a dirty one");
 }
 
+// malloc_usable_size says every byte of the block is the caller's, so calloc
+// zeroes all of them, not only nmemb * size (glibc does the same). The case
+// of the issue: calloc(1, 1) takes a dirty 48-byte block whole.
+TEST(calloc, zeroes_usable_size) {
+    NEED(malloc_usable_size);
+    for (std::size_t dirty_size : {48, 40, 64, 100}) {
+        for (std::size_t want : {1, 9, 30}) {
+            Block dirty = alloc_filled(dirty_size);
+            Block guard = alloc_filled(64);
+            std::memset(dirty.p, 0xa5, dirty_size);
+            hfree(dirty.p);
+            void* p = hcalloc(1, want);
+            CHECK(p != nullptr);
+            std::size_t usable = api.malloc_usable_size(p);
+            CHECK_GE(usable, want);
+            check_zero(p, usable, "the usable size of hcalloc's reused block");
+            hfree(p);
+            hfree(guard.p);
+        }
+    }
+}
+
 TEST(calloc, zeroes_memory_after_trim) {
     // Memory from sbrk starts zeroed, but not after the break came down: the
     // bytes between the lowered break and the end of its page keep what they

@@ -153,3 +153,30 @@ TEST(free, double_free_after_trim_refused) {
     if (refused_free(top.p, {"double free", "invalid"}) == Outcome::aborted) return;
     check_heap_unchanged(&keep, 1, m);
 }
+
+// free leaves errno alone (POSIX 2024, and glibc), also when the OS call
+// inside it fails: here the OS refuses to lower the break.
+TEST(free, keeps_errno_when_os_refuses) {
+    Block keep = alloc_filled(64);
+    Block a = alloc_filled(5000);
+    Block b = alloc_filled(5000);
+    sbrk_double_refuse_shrink(1);
+    Mark m = mark();
+    errno = 4321;
+    hfree(b.p);  // the top block: a stage that trims tries to lower the break
+    int after = errno;
+    CHECK_EQ(after, 4321) << "hfree changed errno (the OS had refused to lower the break)";
+    if (api.free != nullptr) {
+        errno = 4321;
+        api.free(a.p);
+        after = errno;
+        CHECK_EQ(after, 4321) << "free changed errno (the OS had refused to lower the break)";
+    } else {
+        hfree(a.p);
+    }
+    sbrk_double_refuse_shrink(0);
+    CHECK_EQ(since(m).shrinks, 0ul);
+    // The refused trim left the heap as it was: the blocks are free, still ours.
+    check_intact(keep);
+    check_walk({keep}, true);
+}

@@ -129,18 +129,63 @@ TEST(preload, free_and_posix_memalign_keep_errno) {
     NEED(free);
     NEED(posix_memalign);
     api.free(nullptr);
-    void* p = api.malloc(10);
+    // The OS refuses to lower the break, so the calls inside free and
+    // posix_memalign that give memory back fail and set errno.
+    sbrk_double_refuse_shrink(1);
+    void* p = api.malloc(10000);  // the top block: free tries to trim it
     CHECK(p != nullptr);
     errno = 1234;
     api.free(p);
     CHECK_EQ(errno, 1234) << "free changed errno";
     void* q = nullptr;
     errno = 1234;
+    CHECK_EQ(api.posix_memalign(&q, 4096, 100), 0);  // its tail goes back: refused
+    CHECK_EQ(errno, 1234) << "a successful posix_memalign changed errno";
+    api.free(q);
+    sbrk_double_refuse_shrink(0);
+    errno = 1234;
     CHECK_EQ(api.posix_memalign(&q, 3, 16), EINVAL);
     CHECK_EQ(errno, 1234) << "a failed posix_memalign changed errno";
     CHECK_EQ(api.posix_memalign(&q, 64, SIZE_MAX - 32), ENOMEM);
     CHECK_EQ(errno, 1234) << "a failed posix_memalign changed errno";
     check_walk(nullptr, 0, true);
+}
+
+// An aligned allocation takes more than it needs and frees the rest: the
+// piece in front and the tail. At the top of the heap the tail is the top,
+// so it goes back to the OS: the break ends where the block ends. (112 is
+// 100 rounded up to 16.)
+TEST(memalign, tail_given_back_at_top) {
+    NEED(posix_memalign);
+    NEED(memalign);
+    NEED(aligned_alloc);
+    Block keep = alloc_filled(64);
+    for (std::size_t alignment : {64, 4096, 65536}) {
+        for (int how = 0; how < 3; ++how) {
+            const char* name = how == 0 ? "posix_memalign" : how == 1 ? "memalign" : "aligned_alloc";
+            void* p = nullptr;
+            if (how == 0) {
+                CHECK_EQ(api.posix_memalign(&p, alignment, 100), 0) << "posix_memalign(" << alignment << ", 100)";
+            } else {
+                p = how == 1 ? api.memalign(alignment, 100) : api.aligned_alloc(alignment, 100);
+            }
+            CHECK(p != nullptr && aligned(p, alignment)) << name << "(" << alignment << ", 100) gave " << p;
+            const BlockInfo* b = walk_now().find(p);
+            CHECK(b != nullptr) << name << "'s block " << p << " is not in hwalk";
+            // What the block keeps beyond the request is less than a block
+            // of its own would take: a bigger tail is split off and freed.
+            CHECK_LT(b->size, std::size_t{112} + b->header_size + ALIGNMENT)
+                << name << "(" << alignment << ", 100) kept a tail that could have been given back";
+            char* end = static_cast<char*>(b->payload) + b->size;
+            CHECK_EQ(current_break(), end) << name << "(" << alignment
+                                           << ", 100) at the top of the heap kept its tail: the break is not where the block ends";
+            Block a{static_cast<unsigned char*>(p), 100, 0};
+            fill(a);
+            check_walk({keep, a}, true);
+            api.free(p);
+        }
+    }
+    check_intact(keep);
 }
 
 // The standard free treats a bad pointer as glibc does: a message naming the

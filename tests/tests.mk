@@ -13,7 +13,7 @@
 
 SUITE      := build/tests/suite
 SUITE_SRCS := tests/malloc.cpp tests/free.cpp tests/trim.cpp tests/split_coalesce.cpp \
-              tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp \
+              tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp tests/threads.cpp \
               tests/harness.cpp common/sbrk_double.cpp
 SUITE_OBJS := $(patsubst %.cpp,build/tests/obj/%.o,$(SUITE_SRCS))
 
@@ -33,10 +33,16 @@ $(SUITE): $(SUITE_OBJS)
 # The meta checks compare JOURNAL.md with the demo, and the committed heap
 # pictures with bench/heapmap, on every stage, so a test run builds them all
 # (a few seconds) whichever stages it tests.
-test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/stress build/tools/demo \
+test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/atfork-first build/tests/stress build/tools/demo \
       build/bench/heapmap build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so \
       build/bench/recorder.so
 	CC="$(CC)" tests/run $(SEL_NUMS)
+
+# A program whose allocating fork handler is registered before the stage's
+# (thread.fork_handler_registered_first_allocates runs it).
+build/tests/atfork-first: tests/atfork_first.cpp
+	@mkdir -p $(dir $@)
+	$(SUITE_CXX) -std=c++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -ldl
 
 build/tests/stress: tests/stress.cpp
 	@mkdir -p $(dir $@)

@@ -113,3 +113,49 @@ TEST(trim, heap_usable_after_full_trim) {
     Block last = alloc_filled(64);
     check_walk({last}, true);
 }
+
+// Every path that frees the top of the heap gives it back, not only hfree.
+
+TEST(trim, after_realloc_shrink) {
+    // Shrinking the top block frees its tail, which is then the top of the heap.
+    Block keep = alloc_filled(64);
+    Block a = alloc_filled(20000);
+    Mark m = mark();
+    void* q = hrealloc(a.p, 100);
+    CHECK_EQ(q, static_cast<void*>(a.p)) << "shrinking the top block moved it";
+    const BlockInfo* b = walk_now().find(q);
+    CHECK(b != nullptr) << "the shrunk block is not in hwalk";
+    char* end = static_cast<char*>(b->payload) + b->size;
+    CHECK_EQ(current_break(), end) << "after hrealloc shrank the top block, its tail was not given back to the OS";
+    CHECK_GE(since(m).shrinks, 1ul);
+    a.n = 100;
+    check_intact({keep, a});
+    check_walk({keep, a}, true);
+}
+
+TEST(trim, stops_at_gap) {
+    // x and y (free) are ours, then someone else's memory, then z and w.
+    // Freeing w frees the run z, w above the gap: that run goes back, and
+    // the break stops at the foreign memory. y is free too, and the list
+    // runs y -> z without a used block between them, but y lies below the
+    // gap: lowering the break to y would take the foreign memory away.
+    Block x = alloc_filled(64);
+    Block y = alloc_filled(3000);
+    Block other = foreign_block(5000);
+    Block z = alloc_filled(3000);
+    Block w = alloc_filled(3000);
+    const BlockInfo* zb = walk_now().find(z.p);
+    CHECK(zb != nullptr) << "block " << z.p << " is not in hwalk";
+    const char* z_header = static_cast<const char*>(zb->header);
+    char* foreign_end = reinterpret_cast<char*>(other.p + other.n);
+    hfree(y.p);
+    hfree(z.p);
+    hfree(w.p);
+    CHECK_GE(current_break(), foreign_end) << "trimming went across the gap: the break is below someone else's memory";
+    check_intact(other, "foreign memory");
+    CHECK_LE(current_break(), z_header) << "the free run above the gap was not given back";
+    const BlockInfo* yb = walk_now().find(y.p);
+    CHECK(yb != nullptr && yb->free != 0) << "the free block below the gap is no longer in the heap";
+    check_intact(x);
+    check_walk({x}, true, {other});
+}

@@ -7,6 +7,7 @@
 #include <bit>
 #include <cerrno>
 #include <cstdint>
+#include <unistd.h>
 
 #include "heap.hpp"
 #include "hmalloc.h"
@@ -38,6 +39,9 @@ void* aligned(std::size_t alignment, std::size_t size) {
     hm::LockGuard guard;
     return hm::allocate_aligned(alignment, size);
 }
+
+// Runs when the library is loaded, before main. It allocates nothing itself.
+__attribute__((constructor)) void at_load() { hm::register_fork_handlers(); }
 
 }  // namespace
 

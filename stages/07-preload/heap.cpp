@@ -211,8 +211,8 @@ void release(void* payload) {
     if (payload == nullptr) return;
     BlockHeader* prev = nullptr;
     BlockHeader* block = find_block(payload, &prev);
-    if (block == nullptr) return report("free", "invalid pointer", payload);
-    if (block->free) return report("free", "double free of", payload);
+    if (block == nullptr) report("free", "invalid pointer", payload);
+    if (block->free) report("free", "double free of", payload);
     block->free = true;
     coalesce(block, prev);
     trim_break();
@@ -222,8 +222,11 @@ void* allocate_zeroed(std::size_t count, std::size_t size) {
     std::size_t bytes = 0;
     if (__builtin_mul_overflow(count, size, &bytes)) return out_of_memory();
     void* payload = allocate(bytes);
-    // Always cleared: a reused block holds whatever its last owner wrote.
-    if (payload != nullptr) std::memset(payload, 0, bytes);
+    if (payload == nullptr) return nullptr;
+    // Always cleared, and all of it: a reused block holds whatever its last
+    // owner wrote, and malloc_usable_size tells the caller it may use every
+    // byte of the block, not only the `bytes` it asked for.
+    std::memset(payload, 0, header_of(payload)->size);
     return payload;
 }
 
@@ -231,11 +234,8 @@ void* reallocate(void* payload, std::size_t size) {
     if (payload == nullptr) return allocate(size);
     BlockHeader* prev = nullptr;
     BlockHeader* block = find_block(payload, &prev);
-    if (block == nullptr || block->free) {
-        report("realloc", block == nullptr ? "invalid pointer" : "pointer to a free block", payload);
-        errno = EINVAL;
-        return nullptr;
-    }
+    if (block == nullptr) report("realloc", "invalid pointer", payload);
+    if (block->free) report("realloc", "pointer to a free block", payload);
     if (size == 0) {
         release(payload);
         return nullptr;
@@ -292,7 +292,7 @@ std::size_t usable_size(void* payload) {
     BlockHeader* prev = nullptr;
     BlockHeader* block = find_block(payload, &prev);
     if (block == nullptr || block->free) report("malloc_usable_size", "invalid pointer", payload);
-    return block->size;
+    return block->size;  // only for a block we handed out: report() does not return
 }
 
 void walk(hm_visit_fn visit, void* ctx) {

@@ -20,9 +20,29 @@
  * The library also exports the standard names, sharing the same heap:
  * malloc, free, calloc, realloc, reallocarray (the functions above),
  * posix_memalign, aligned_alloc, memalign, valloc, pvalloc and
- * malloc_usable_size, with glibc's behaviour. Loaded with LD_PRELOAD, it is
- * the process's malloc. Every function is thread-safe, and fork() may be
- * called at any time.
+ * malloc_usable_size. Loaded with LD_PRELOAD, it is the process's malloc.
+ * They behave as glibc's (2.36) do; where that needs saying, exactly:
+ *  - free leaves errno as it found it, as glibc's does (POSIX 2024).
+ *  - posix_memalign returns EINVAL unless the alignment is a power of two and
+ *    a multiple of sizeof(void *), ENOMEM when there is no memory, and leaves
+ *    errno and *memptr alone on failure. glibc's sets errno to ENOMEM as well
+ *    when it fails for want of memory; POSIX says only that the error is
+ *    returned, so we keep the caller's errno, as free does.
+ *  - aligned_alloc with an alignment that is not a power of two is NULL with
+ *    EINVAL, as C17 and glibc 2.38 on say. glibc before 2.38 accepted it and
+ *    rounded the alignment up, as memalign does (memalign here rounds too).
+ *  - malloc_usable_size(malloc(0)) is usually 0: malloc(0) gets a header
+ *    with no payload (a unique pointer needs no more). Only a free block too
+ *    small to split (16 or 32 bytes) is taken whole, and then its size is the
+ *    answer. glibc's smallest chunk gives 24.
+ *  - calloc zeroes the whole block, every byte malloc_usable_size reports.
+ *  - realloc(ptr, 0) frees ptr and returns NULL, as glibc's does (C23 makes
+ *    it undefined; POSIX allows NULL or a new pointer).
+ *  - a bad pointer is reported and aborts (above); glibc catches only some.
+ * Every function is thread-safe. fork() may be called at any time, from any
+ * thread, also when another library's fork handler allocates: the handlers
+ * are registered when the library is loaded (an ELF constructor), before
+ * main, and the forking thread may call in while it holds the lock for fork.
  *
  * hwalk() is for the demo and the tests, not for programs: it calls `visit`
  * once for every block of the heap, in address order, holding the heap's
