@@ -16,7 +16,8 @@ CXXFLAGS_STAGE := -std=c++20 -O2 -g -fPIC -fvisibility=hidden \
 # -z defs makes a missing symbol a link error instead of a load-time surprise.
 LDFLAGS_STAGE  := -shared -Wl,-z,defs -Wl,--as-needed -pthread
 
-# Quiet by default: one line per library or program built ("  CC  build/03/libhmalloc.so");
+# Quiet by default: one line per library or program built ("  CC  build/03/libhmalloc.so"),
+# on stderr, so that `make run` and `make matrix` keep stdout for their own output.
 # `make V=1` prints the full commands instead. A recipe says what it builds with
 # `@$(call say,WHAT,TARGET)` and runs its command as `$(Q)command`.
 ifeq ($(V),1)
@@ -24,7 +25,7 @@ ifeq ($(V),1)
   say  = :
 else
   Q   := @
-  say  = printf '  %-5s %s\n' '$(1)' '$(2)'
+  say  = printf '  %-5s %s\n' '$(1)' '$(2)' >&2
 endif
 
 # $(call stage_rules,NN,stages/NN-slug)
