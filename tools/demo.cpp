@@ -28,14 +28,15 @@ namespace {
 // One character per SCALE bytes of the heap, from where the heap began to
 // the break: each cell shows what most of its bytes are. The scale is the same
 // for every stage, so two stages' pictures compare by length: 64 bytes keeps
-// the largest heap of the workload (about 17 KB, stage 02) to five rows. A heap
-// beyond MAX_ROWS rows is drawn up to there, and the rest is counted.
+// the largest heap of the workload (about 17 KB, stage 02) to five rows. Rows
+// that repeat the one above are counted instead of drawn, and a heap beyond
+// MAX_ROWS rows is drawn up to there, and the rest is counted.
 
 enum Kind : unsigned char { GAP, HEADER, LIVE, SLACK, FREE, KINDS };
 constexpr char KIND_CHAR[KINDS] = {' ', 'h', '#', '+', '.'};
 constexpr std::size_t SCALE = 64;
 constexpr int PICTURE_WIDTH = 64;
-constexpr int MAX_ROWS = 16;
+constexpr int MAX_ROWS = 64;
 constexpr int PICTURE_CELLS = PICTURE_WIDTH * MAX_ROWS;
 
 struct Picture {
@@ -74,12 +75,15 @@ struct Picture {
         }
     }
     // A cell's blank part is only what lies inside the heap but in no block
-    // (a gap); the part of the last cell beyond the break is not counted.
+    // (a gap); the part of the last cell beyond the break is not counted. Rows
+    // that repeat the row above (a long free block, say) are counted, not drawn.
     void print(std::size_t heap_bytes) {
         std::size_t cells = (heap_bytes + scale - 1) / scale;
         std::size_t drawn = cells < PICTURE_CELLS ? cells : PICTURE_CELLS;
+        char row_text[PICTURE_WIDTH + 1], previous[PICTURE_WIDTH + 1] = "";
+        std::size_t repeats = 0;
         for (std::size_t row = 0; row * PICTURE_WIDTH < drawn; ++row) {
-            std::printf("    |");
+            std::size_t width = 0;
             for (std::size_t col = 0; col < PICTURE_WIDTH; ++col) {
                 std::size_t cell = row * PICTURE_WIDTH + col;
                 if (cell >= drawn) break;
@@ -90,10 +94,20 @@ struct Picture {
                 int best = GAP;
                 for (int k = 1; k < KINDS; ++k)
                     if (count[cell][k] > count[cell][best]) best = k;
-                std::putchar(KIND_CHAR[best]);
+                row_text[width++] = KIND_CHAR[best];
             }
+            row_text[width] = '\0';
             bool last = (row + 1) * PICTURE_WIDTH >= drawn;
-            std::printf("%s\n", last && drawn == cells ? "| <- break" : "");
+            if (!last && width == PICTURE_WIDTH && std::strcmp(row_text, previous) == 0) {
+                ++repeats;
+                continue;
+            }
+            if (repeats != 0)
+                std::printf("    |  (%zu more rows like the one above: %zu bytes)\n", repeats,
+                            repeats * PICTURE_WIDTH * scale);
+            repeats = 0;
+            std::printf("    |%s%s\n", row_text, last && drawn == cells ? "| <- break" : "");
+            std::memcpy(previous, row_text, sizeof row_text);
         }
         if (drawn < cells)
             std::printf("    (%zu more bytes up to the break, not drawn)\n", heap_bytes - drawn * scale);
