@@ -29,9 +29,9 @@ stage_number = $(firstword $(filter $(1),$(ALL_NUMS)) \
 ifneq ($(origin stage),undefined)
   SEL_NUMS := $(if $(or $(findstring %,$(stage)),$(findstring \,$(stage)),$(word 2,$(stage))),,$(call stage_number,$(stage)))
   ifeq ($(SEL_NUMS),)
-    $(info stage=$(stage) is not a stage. stage= takes one stage, as N, NN or its folder name:)
+    $(info stage='$(stage)' is not a stage. stage= takes one stage, as N, NN or its folder name:)
     $(foreach d,$(STAGE_NAMES),$(info $(space)  $(patsubst 0%,%,$(firstword $(subst -, ,$(d)))), $(firstword $(subst -, ,$(d))) or $(d)))
-    $(error no such stage: $(stage))
+    $(error no such stage: '$(stage)')
   endif
 else
   SEL_NUMS := $(ALL_NUMS)
