@@ -1,30 +1,54 @@
 # hmalloc: one allocator, told in stages. See README.md.
 #
 #   make                      build every stage
-#   make stage=N              build stage N only (N = 3 or 03)
+#   make stage=N              build stage N only (N = 3, 03 or 03-trimming-free)
 #   make test [stage=N]       run the one suite against every stage (or stage N)
 #   make demo                 build every stage and run the same workload on each
 #   make diff stage=N         what stage N added to stage N-1
 #   make diffstat             the size of every step
 #   make matrix               the test-by-stage table (README.md shows it)
+#   make stage=N run CMD=...  a command with stage N as its malloc
+#
+# Builds print one line per library or program; V=1 prints the full commands.
 
 .DEFAULT_GOAL := all
 SHELL := /bin/bash
 
-STAGE_DIRS := $(sort $(wildcard stages/[0-9][0-9]-*))
-ALL_NUMS   := $(foreach d,$(STAGE_DIRS),$(firstword $(subst -, ,$(notdir $(d)))))
+STAGE_DIRS  := $(sort $(wildcard stages/[0-9][0-9]-*))
+STAGE_NAMES := $(notdir $(STAGE_DIRS))
+ALL_NUMS    := $(foreach d,$(STAGE_NAMES),$(firstword $(subst -, ,$(d))))
+space       := $(subst ,, )
+ALL_LIBS    := $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so)
 
-# stage=3, stage=03 and stage=03-trimming-free all mean stage 03.
-ifneq ($(strip $(stage)),)
-  SEL_NUMS := $(shell printf '%02d' "$$(expr '$(firstword $(subst -, ,$(stage)))' + 0 2>/dev/null)")
-  ifeq ($(filter $(SEL_NUMS),$(ALL_NUMS)),)
-    $(error no stage $(stage): the stages are $(ALL_NUMS))
+# stage= takes exactly one stage: N (3), NN (03) or the folder name
+# (03-trimming-free). Anything else stops make before it builds anything, with
+# the list of stages. Every target that takes stage= goes through this check.
+stage_number = $(firstword $(filter $(1),$(ALL_NUMS)) \
+                 $(filter 0$(filter 1 2 3 4 5 6 7 8 9,$(1)),$(ALL_NUMS)) \
+                 $(foreach d,$(filter $(1),$(STAGE_NAMES)),$(firstword $(subst -, ,$(d)))))
+ifneq ($(origin stage),undefined)
+  SEL_NUMS := $(if $(or $(findstring %,$(stage)),$(findstring \,$(stage)),$(word 2,$(stage))),,$(call stage_number,$(stage)))
+  ifeq ($(SEL_NUMS),)
+    $(info stage='$(stage)' is not a stage. stage= takes one stage, as N, NN or its folder name:)
+    $(foreach d,$(STAGE_NAMES),$(info $(space)  $(patsubst 0%,%,$(firstword $(subst -, ,$(d)))), $(firstword $(subst -, ,$(d))) or $(d)))
+    $(error no such stage: '$(stage)')
   endif
 else
   SEL_NUMS := $(ALL_NUMS)
 endif
 stage_dir = $(filter stages/$(1)-%,$(STAGE_DIRS))
 SEL_LIBS  := $(foreach n,$(SEL_NUMS),build/$(n)/libhmalloc.so)
+
+# Targets that need stage= (or CMD=) say so before anything is built.
+needs_stage = $(if $(filter $(1),$(MAKECMDGOALS)),$(if $(filter undefined,$(origin stage)),$(error usage: $(2))))
+$(call needs_stage,diff,make diff stage=N)
+$(call needs_stage,run,make stage=N run CMD='command')
+$(call needs_stage,heapmap,make stage=N heapmap (or make heapmaps for every stage))
+ifneq ($(filter run,$(MAKECMDGOALS)),)
+  ifeq ($(strip $(value CMD)),)
+    $(error usage: make stage=N run CMD='command')
+  endif
+endif
 
 include common/build.mk
 $(foreach n,$(ALL_NUMS),$(eval $(call stage_rules,$(n),$(call stage_dir,$(n)))))
@@ -37,8 +61,7 @@ clean:
 
 # Stage 01 is diffed against nothing: an empty folder.
 diff:
-	@[ -n "$(stage)" ] || { echo "usage: make diff stage=N"; exit 2; }
-	@prev=$$(printf '%02d' $$(($$(expr $(SEL_NUMS) + 0) - 1))); \
+	@prev=$$(printf '%02d' $$((10#$(SEL_NUMS) - 1))); \
 	 old=$$(ls -d stages/$$prev-* 2>/dev/null || true); \
 	 if [ -z "$$old" ]; then old=build/empty; mkdir -p $$old; fi; \
 	 diff -ruN "$$old" $(call stage_dir,$(SEL_NUMS)) || true

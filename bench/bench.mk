@@ -6,6 +6,7 @@
 #   make bench-quick            the same, small and fast (a smoke test of the tools)
 #   make bench-selftest         the replayer catches an allocator's bugs (TAP)
 #   make stage=N heapmap        bench/results/heapmap-NN.svg: the heap after the demo workload
+#                               (without stage=, the Makefile prints the usage before building)
 #   make heapmaps               one for every stage
 #   make traces                 record bench/traces/ again (python3, gcc, git, sort)
 #   make bench-tools            just build the tools into build/bench/
@@ -16,34 +17,34 @@ BENCH_DEPS     := bench/trace_format.hpp bench/measure.hpp
 # The recorder is preloaded into other programs: built like a stage (no C++
 # runtime, no exceptions, malloc not a builtin), and it must not call malloc.
 build/bench/recorder.so: bench/recorder.cpp bench/trace_format.hpp common/build.mk
-	@mkdir -p build/bench
-	$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
+	@mkdir -p build/bench; $(call say,CC,$@)
+	$(Q)$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
 
 build/bench/replay: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp \
                     common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
-	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -DHM_DOUBLE_REGION='((size_t)1 << 34)' -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
+	@mkdir -p build/bench; $(call say,CXX,$@)
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -DHM_DOUBLE_REGION='((size_t)1 << 34)' -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
 
 build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp
-	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/replay.cpp -ldl
+	@mkdir -p build/bench; $(call say,CXX,$@)
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/replay.cpp -ldl
 
 build/bench/gen: bench/gen.cpp bench/trace_format.hpp
-	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/gen.cpp
+	@mkdir -p build/bench; $(call say,CXX,$@)
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/gen.cpp
 
 build/bench/threads: bench/threads.cpp $(BENCH_DEPS) bench/system_alloc.hpp
-	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
+	@mkdir -p build/bench; $(call say,CXX,$@)
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
 
 build/bench/heapmap: bench/heapmap.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
-	@mkdir -p build/bench
-	$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
+	@mkdir -p build/bench; $(call say,CXX,$@)
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
 
 # An allocator with bugs on purpose: the replayer must catch each one.
 build/bench/broken.so: bench/selftest/broken.cpp common/build.mk
-	@mkdir -p build/bench
-	$(CC) $(CXXFLAGS_STAGE) $(LDFLAGS_STAGE) -o $@ bench/selftest/broken.cpp
+	@mkdir -p build/bench; $(call say,CC,$@)
+	$(Q)$(CC) $(CXXFLAGS_STAGE) $(LDFLAGS_STAGE) -o $@ bench/selftest/broken.cpp
 
 BENCH_TOOLS := build/bench/recorder.so build/bench/replay build/bench/replay-system \
                build/bench/gen build/bench/threads build/bench/heapmap
@@ -61,7 +62,6 @@ bench-selftest: build/bench/replay build/bench/replay-system build/bench/gen bui
 	@bash bench/selftest/run.sh
 
 heapmap: $(SEL_LIBS) build/bench/heapmap
-	@[ -n "$(stage)" ] || { echo "usage: make stage=N heapmap (or make heapmaps)"; exit 2; }
 	@mkdir -p bench/results
 	@build/bench/heapmap build/$(SEL_NUMS)/libhmalloc.so bench/results/heapmap-$(SEL_NUMS).svg \
 	   "Stage $(notdir $(call stage_dir,$(SEL_NUMS)))"

@@ -16,9 +16,21 @@ CXXFLAGS_STAGE := -std=c++20 -O2 -g -fPIC -fvisibility=hidden \
 # -z defs makes a missing symbol a link error instead of a load-time surprise.
 LDFLAGS_STAGE  := -shared -Wl,-z,defs -Wl,--as-needed -pthread
 
+# Quiet by default: one line per library or program built ("  CC  build/03/libhmalloc.so"),
+# on stderr, so that `make run` and `make matrix` keep stdout for their own output.
+# `make V=1` prints the full commands instead. A recipe says what it builds with
+# `@$(call say,WHAT,TARGET)` and runs its command as `$(Q)command`.
+ifeq ($(V),1)
+  Q   :=
+  say  = :
+else
+  Q   := @
+  say  = printf '  %-5s %s\n' '$(1)' '$(2)' >&2
+endif
+
 # $(call stage_rules,NN,stages/NN-slug)
 define stage_rules
 build/$(1)/libhmalloc.so: $$(wildcard $(2)/*.cpp $(2)/*.hpp $(2)/*.h) common/print.hpp common/build.mk
-	@mkdir -p build/$(1)
-	$$(CC) $$(CXXFLAGS_STAGE) -I$(2) $$(LDFLAGS_STAGE) -o $$@ $$(wildcard $(2)/*.cpp)
+	@mkdir -p build/$(1); $$(call say,CC,$$@)
+	$$(Q)$$(CC) $$(CXXFLAGS_STAGE) -I$(2) $$(LDFLAGS_STAGE) -o $$@ $$(wildcard $(2)/*.cpp)
 endef

@@ -21,11 +21,12 @@ SUITE_CXX      ?= g++
 SUITE_CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -Icommon -MMD -MP -pthread
 
 build/tests/obj/%.o: %.cpp
-	@mkdir -p $(dir $@)
-	$(SUITE_CXX) $(SUITE_CXXFLAGS) -c -o $@ $<
+	@mkdir -p $(dir $@); $(call say,CXX,$@)
+	$(Q)$(SUITE_CXX) $(SUITE_CXXFLAGS) -c -o $@ $<
 
 $(SUITE): $(SUITE_OBJS)
-	$(SUITE_CXX) -rdynamic -pthread -o $@ $(SUITE_OBJS) -ldl
+	@$(call say,LINK,$@)
+	$(Q)$(SUITE_CXX) -rdynamic -pthread -o $@ $(SUITE_OBJS) -ldl
 
 -include $(SUITE_OBJS:.o=.d)
 
@@ -45,16 +46,16 @@ build/tests/atfork-first: tests/atfork_first.cpp
 	$(SUITE_CXX) -std=c++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $< -ldl
 
 build/tests/stress: tests/stress.cpp
-	@mkdir -p $(dir $@)
-	$(SUITE_CXX) -std=c++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
+	@mkdir -p $(dir $@); $(call say,CXX,$@)
+	$(Q)$(SUITE_CXX) -std=c++20 -O2 -g -Wall -Wextra -Werror -pthread -o $@ $<
 
 # The table goes to stdout alone: building the suite, if needed, reports on stderr.
 matrix:
-	@$(MAKE) --no-print-directory $(SUITE) >&2
+	@$(MAKE) -s --no-print-directory $(SUITE) >&2
 	@tests/matrix
 
 matrix-update:
-	@$(MAKE) --no-print-directory $(SUITE) >&2
+	@$(MAKE) -s --no-print-directory $(SUITE) >&2
 	@tests/matrix --update README.md
 
 # Each mutant is built in build/mutants/NN-ID/ with common/build.mk's rule (CC passed on).

@@ -25,18 +25,24 @@ namespace {
 
 // ---- the picture ----------------------------------------------------------------
 //
-// One character per `scale` bytes of the heap, from where the heap began to
-// the break: each cell shows what most of its bytes are.
+// One character per SCALE bytes of the heap, from where the heap began to
+// the break: each cell shows what most of its bytes are. The scale is the same
+// for every stage, so two stages' pictures compare by length: 64 bytes keeps
+// the largest heap of the workload (about 17 KB, stage 02) to five rows. Rows
+// that repeat the one above are counted instead of drawn, and a heap beyond
+// MAX_ROWS rows is drawn up to there, and the rest is counted.
 
 enum Kind : unsigned char { GAP, HEADER, LIVE, SLACK, FREE, KINDS };
 constexpr char KIND_CHAR[KINDS] = {' ', 'h', '#', '+', '.'};
+constexpr std::size_t SCALE = 64;
 constexpr int PICTURE_WIDTH = 64;
-constexpr int PICTURE_CELLS = PICTURE_WIDTH * 4;
+constexpr int MAX_ROWS = 64;
+constexpr int PICTURE_CELLS = PICTURE_WIDTH * MAX_ROWS;
 
 struct Picture {
     const hm::demo::Book* w;
     char* heap_begin;
-    std::size_t scale;
+    std::size_t scale = SCALE;
     std::size_t count[PICTURE_CELLS][KINDS];
     int used_blocks = 0, free_blocks = 0;
 
@@ -68,23 +74,43 @@ struct Picture {
             pic->paint(payload + live, payload + b->size, SLACK);
         }
     }
+    // A cell's blank part is only what lies inside the heap but in no block
+    // (a gap); the part of the last cell beyond the break is not counted. Rows
+    // that repeat the row above (a long free block, say) are counted, not drawn.
     void print(std::size_t heap_bytes) {
-        int cells = static_cast<int>((heap_bytes + scale - 1) / scale);
-        for (int row = 0; row * PICTURE_WIDTH < cells; ++row) {
-            std::printf("    |");
-            for (int col = 0; col < PICTURE_WIDTH; ++col) {
-                int cell = row * PICTURE_WIDTH + col;
-                if (cell >= cells) break;
-                int best = GAP;
+        std::size_t cells = (heap_bytes + scale - 1) / scale;
+        std::size_t drawn = cells < PICTURE_CELLS ? cells : PICTURE_CELLS;
+        char row_text[PICTURE_WIDTH + 1], previous[PICTURE_WIDTH + 1] = "";
+        std::size_t repeats = 0;
+        for (std::size_t row = 0; row * PICTURE_WIDTH < drawn; ++row) {
+            std::size_t width = 0;
+            for (std::size_t col = 0; col < PICTURE_WIDTH; ++col) {
+                std::size_t cell = row * PICTURE_WIDTH + col;
+                if (cell >= drawn) break;
+                std::size_t in_heap = heap_bytes - cell * scale < scale ? heap_bytes - cell * scale : scale;
                 std::size_t covered = 0;
-                for (int k = 0; k < KINDS; ++k) covered += count[cell][k];
-                count[cell][GAP] = scale - covered;
+                for (int k = 1; k < KINDS; ++k) covered += count[cell][k];
+                count[cell][GAP] = in_heap > covered ? in_heap - covered : 0;
+                int best = GAP;
                 for (int k = 1; k < KINDS; ++k)
                     if (count[cell][k] > count[cell][best]) best = k;
-                std::putchar(KIND_CHAR[best]);
+                row_text[width++] = KIND_CHAR[best];
             }
-            std::printf("%s\n", (row + 1) * PICTURE_WIDTH >= cells ? "| <- break" : "");
+            row_text[width] = '\0';
+            bool last = (row + 1) * PICTURE_WIDTH >= drawn;
+            if (!last && width == PICTURE_WIDTH && std::strcmp(row_text, previous) == 0) {
+                ++repeats;
+                continue;
+            }
+            if (repeats != 0)
+                std::printf("    |  (%zu more rows like the one above: %zu bytes)\n", repeats,
+                            repeats * PICTURE_WIDTH * scale);
+            repeats = 0;
+            std::printf("    |%s%s\n", row_text, last && drawn == cells ? "| <- break" : "");
+            std::memcpy(previous, row_text, sizeof row_text);
         }
+        if (drawn < cells)
+            std::printf("    (%zu more bytes up to the break, not drawn)\n", heap_bytes - drawn * scale);
     }
 };
 
@@ -125,9 +151,6 @@ int demo_stage(const char* lib) {
     static Picture pic;
     pic.w = &w;
     pic.heap_begin = heap_begin;
-    std::size_t peak_span = peak_heap > heap_bytes ? peak_heap : heap_bytes;
-    pic.scale = 16;
-    while (pic.scale * PICTURE_CELLS < peak_span) pic.scale *= 2;
     api.hwalk(&Picture::visit, &pic);
     std::printf("  blocks            %d used, %d free; the heap, %zu bytes a character:\n",
                 pic.used_blocks, pic.free_blocks, pic.scale);
@@ -150,7 +173,8 @@ int main(int argc, char** argv) {
                     "other one freed; 40 small ones asked for; a run of 24 neighbours freed and one large\n"
                     "block asked for; 8 blocks grown threefold; 4 zeroed ones asked for; then the newest\n"
                     "blocks freed, newest first. Picture key: h header, # live data, + slack (a block\n"
-                    "bigger than asked), . free block, blank: not in any block.\n");
+                    "bigger than asked), . free block, blank: a gap (in the heap but in no block).\n"
+                    "Every picture is drawn at the same scale: one character for %zu bytes.\n", SCALE);
     for (int i = first; i < argc; ++i) {
         const char* lib = argv[i];
         const char* name = lib;
