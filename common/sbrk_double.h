@@ -41,6 +41,8 @@ typedef struct sbrk_double_stats {
     unsigned long shrinks;  /* sbrk(n < 0) that succeeded */
     unsigned long refused;  /* calls answered with (void*)-1, ENOMEM */
     size_t peak;            /* highest break seen, as bytes above the region start */
+    size_t grown_bytes;     /* the sum of n over the sbrk(n > 0) that succeeded */
+    size_t shrunk_bytes;    /* the sum of -n over the sbrk(n < 0) that succeeded */
 } sbrk_double_stats;
 
 /* Counters since the last reset (the break itself is not moved). */
@@ -50,6 +52,10 @@ void sbrk_double_reset_stats(void);
 /* Let `grants` more growth calls succeed, then refuse every growth call with
  * ENOMEM (shrinking and sbrk(0) always work). A negative value refuses nothing. */
 void sbrk_double_refuse_after(long grants);
+
+/* Refuse (ENOMEM) every growth call that would move the break above
+ * `highest`, as a data-size limit (RLIMIT_DATA) does; NULL lifts the limit. */
+void sbrk_double_limit(const char *highest);
 
 char *sbrk_double_region(void);    /* the region's first byte */
 char *sbrk_double_break(void);     /* the current break */
