@@ -37,9 +37,10 @@ build/bench/threads: bench/threads.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench; $(call say,CXX,$@)
 	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/threads.cpp -pthread
 
-build/bench/heapmap: bench/heapmap.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+build/bench/heapmap: bench/heapmap.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h \
+                      common/mmap_double.cpp common/mmap_double.h common/hmalloc_api.h
 	@mkdir -p build/bench; $(call say,CXX,$@)
-	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp -rdynamic -ldl
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -o $@ bench/heapmap.cpp common/sbrk_double.cpp common/mmap_double.cpp -rdynamic -ldl
 
 # An allocator with bugs on purpose: the replayer must catch each one.
 build/bench/broken.so: bench/selftest/broken.cpp common/build.mk

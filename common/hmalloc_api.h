@@ -36,6 +36,8 @@ struct Api {
     void* (*hcalloc)(std::size_t, std::size_t) = nullptr;
     void* (*hrealloc)(void*, std::size_t) = nullptr;
     void* (*hreallocarray)(void*, std::size_t, std::size_t) = nullptr;
+    // Stage 09 on: the large blocks that have mappings of their own.
+    void (*hwalk_mapped)(hm_visit_fn, void*) = nullptr;
 };
 
 // The address of `name` if the library behind `handle` (whose base address is
@@ -66,6 +68,7 @@ inline const char* load_api(const char* path, Api* api) {
     get(api->hcalloc, "hcalloc");
     get(api->hrealloc, "hrealloc");
     get(api->hreallocarray, "hreallocarray");
+    get(api->hwalk_mapped, "hwalk_mapped");
     if (api->hmalloc == nullptr || api->hfree == nullptr || api->hwalk == nullptr)
         return "the library lacks hmalloc, hfree or hwalk";
     return nullptr;

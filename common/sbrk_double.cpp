@@ -20,8 +20,8 @@
 // Rules (each chosen to behave as Linux's brk does):
 //  - sbrk(0) returns the break; it is counted as a call and a query.
 //  - sbrk(n > 0) moves the break up and returns the old one. It is refused
-//    with ENOMEM when refusals are on (sbrk_double_refuse_after) or when the
-//    break would pass the end of the region.
+//    with ENOMEM when refusals are on (sbrk_double_refuse_after), when it
+//    would pass a limit (sbrk_double_limit) or the end of the region.
 //  - sbrk(n < 0) moves the break down and returns the old one. Whole pages
 //    above the new break are given back (MADV_DONTNEED, so they read as
 //    zero if the break comes back up) and made inaccessible; the bytes
@@ -42,6 +42,7 @@
 #include <cstdlib>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sbrk_double.h"
@@ -62,6 +63,7 @@ constinit bool refuse_shrinking = false;
 constinit std::atomic<bool> pause_armed{false};
 constinit std::atomic<bool> pause_waiting{false};
 constinit std::atomic<bool> pause_released{false};
+constinit const char* limit = nullptr;  // growth above this is refused; null: no limit
 constinit std::atomic_flag lock_flag = ATOMIC_FLAG_INIT;
 
 class Lock {
@@ -110,9 +112,12 @@ void ensure_region() {
     if (region != nullptr) return;
     long ps = ::sysconf(_SC_PAGESIZE);
     page_size = ps > 0 ? static_cast<std::uintptr_t>(ps) : 4096;
-    void* mem = ::mmap(nullptr, HM_DOUBLE_REGION, PROT_NONE,
+    // The system call itself, not libc's mmap: a program that links the mmap
+    // double (common/mmap_double.cpp) must not see the region as a mapping.
+    long r = ::syscall(SYS_mmap, nullptr, HM_DOUBLE_REGION, PROT_NONE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (mem == MAP_FAILED) die("cannot reserve the region (mmap failed)");
+    if (r < 0 && r > -4096) die("cannot reserve the region (mmap failed)");
+    void* mem = reinterpret_cast<void*>(r);
     region = static_cast<char*>(mem);
     region_end = region + HM_DOUBLE_REGION;
     current_break = region + HM_DOUBLE_START_OFFSET;
@@ -183,7 +188,10 @@ void* sbrk(intptr_t increment) {
         ++stats.queries;
         return current_break;
     }
-    if (increment > 0 && grants_left == 0) {
+    bool over_limit = increment > 0 && limit != nullptr &&
+                      (limit < current_break ||
+                       static_cast<std::uintptr_t>(increment) > static_cast<std::uintptr_t>(limit - current_break));
+    if (increment > 0 && (grants_left == 0 || over_limit)) {
         ++stats.refused;
         return refuse(ENOMEM);
     }
@@ -198,9 +206,11 @@ void* sbrk(intptr_t increment) {
     }
     if (increment > 0) {
         ++stats.grows;
+        stats.grown_bytes += static_cast<std::size_t>(increment);
         if (grants_left > 0) --grants_left;
     } else {
         ++stats.shrinks;
+        stats.shrunk_bytes += static_cast<std::size_t>(0 - static_cast<std::uintptr_t>(increment));
     }
     return old_break;
 }
@@ -238,6 +248,11 @@ int sbrk_double_paused(void) { return pause_waiting.load(std::memory_order_acqui
 void sbrk_double_release(void) {
     pause_armed.store(false, std::memory_order_release);
     pause_released.store(true, std::memory_order_release);
+}
+
+void sbrk_double_limit(const char* highest) {
+    Lock lock;
+    limit = highest;
 }
 
 char* sbrk_double_region(void) {

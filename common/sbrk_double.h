@@ -42,6 +42,8 @@ typedef struct sbrk_double_stats {
     unsigned long shrinks;  /* sbrk(n < 0) that succeeded */
     unsigned long refused;  /* calls answered with (void*)-1, ENOMEM */
     size_t peak;            /* highest break seen, as bytes above the region start */
+    size_t grown_bytes;     /* the sum of n over the sbrk(n > 0) that succeeded */
+    size_t shrunk_bytes;    /* the sum of -n over the sbrk(n < 0) that succeeded */
 } sbrk_double_stats;
 
 /* Counters since the last reset (the break itself is not moved). */
@@ -65,6 +67,9 @@ void sbrk_double_refuse_shrink(int on);
 void sbrk_double_pause_next(void);
 int sbrk_double_paused(void);
 void sbrk_double_release(void);
+/* Refuse (ENOMEM) every growth call that would move the break above
+ * `highest`, as a data-size limit (RLIMIT_DATA) does; NULL lifts the limit. */
+void sbrk_double_limit(const char *highest);
 
 char *sbrk_double_region(void);    /* the region's first byte */
 char *sbrk_double_break(void);     /* the current break */

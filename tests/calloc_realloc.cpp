@@ -98,13 +98,18 @@ TEST(calloc, zeroes_usable_size) {
 TEST(calloc, zeroes_memory_after_trim) {
     // Memory from sbrk starts zeroed, but not after the break came down: the
     // bytes between the lowered break and the end of its page keep what they
-    // held, so a calloc that skips the clearing for "fresh" memory is wrong.
+    // held, and a stage that keeps a pad at the top keeps dirty blocks there,
+    // so a calloc that skips the clearing for "fresh" memory is wrong.
+    NEED(hcalloc);
     Block keep = alloc_filled(40);
-    Block dirty = alloc_filled(8192);
-    hfree(dirty.p);
-    void* p = hcalloc(1, 8192);
-    CHECK(p != nullptr);
-    check_zero(p, 8192, "hcalloc's block after the break came down and up again");
+    static Block dirty[32];  // 2 MiB: more than any stage keeps at the top
+    alloc_pieces(dirty, 32);
+    free_pieces_top_down(dirty, 32);
+    for (int i = 0; i < 32; ++i) {
+        void* p = hcalloc(1, HEAP_PIECE);
+        CHECK(p != nullptr);
+        check_zero(p, HEAP_PIECE, "hcalloc's block after the break came down and up again");
+    }
     check_intact(keep);
 }
 
@@ -243,14 +248,16 @@ TEST(realloc, grow_in_place_into_free_next) {
 }
 
 TEST(realloc, grow_last_block_moves_break) {
+    // Grown by far more than any stage keeps free at the top (stage 08 on).
+    constexpr std::size_t GROWN = 2 * TOP_KEPT_MAX;
     Block keep = alloc_filled(32);
     Block a = alloc_filled(100);
     Mark m = mark();
-    void* q = hrealloc(a.p, 100000);
+    void* q = hrealloc(a.p, GROWN);
     CHECK_EQ(q, static_cast<void*>(a.p)) << "the last block did not grow in place";
     CHECK_GT(current_break(), m.brk) << "the break did not move";
     CHECK_GE(since(m).grows, 1ul);
-    a = check_moved(a, q, 100000);
+    a = check_moved(a, q, GROWN);
     check_intact(keep);
     check_walk({keep, a}, true);
 }
@@ -277,18 +284,18 @@ TEST(realloc, failure_leaves_block_intact) {
     Block guard = alloc_filled(64);
     Block top = alloc_filled(200);
     char* brk = current_break();
-    sbrk_double_refuse_after(0);
+    refuse_os_after(0);  // sbrk, and mmap for a stage that maps large blocks
     // a must move; top would grow by moving the break. Neither can.
     for (Block* b : {&a, &top}) {
         errno = 0;
         void* r = hrealloc(b->p, 1 << 20);
-        CHECK(r == nullptr) << "hrealloc(" << b->p << ", 1 MiB) returned " << r << " while sbrk refuses";
+        CHECK(r == nullptr) << "hrealloc(" << b->p << ", 1 MiB) returned " << r << " while the OS refuses";
         CHECK_EQ(errno, ENOMEM);
         CHECK_EQ(current_break(), brk);
         check_intact({a, guard, top});
         check_walk({a, guard, top}, true);
     }
-    sbrk_double_refuse_after(-1);
+    refuse_os_after(-1);
     a = check_moved(a, hrealloc(a.p, 1 << 20), 1 << 20);
     top = check_moved(top, hrealloc(top.p, 1 << 20), 1 << 20);
     check_intact({a, guard, top});

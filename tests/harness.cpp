@@ -237,6 +237,14 @@ Block alloc_filled(std::size_t n, Where at) {
     return b;
 }
 
+void alloc_pieces(Block* out, std::size_t count, Where at) {
+    for (std::size_t i = 0; i < count; ++i) out[i] = alloc_filled(HEAP_PIECE, at);
+}
+
+void free_pieces_top_down(Block* pieces, std::size_t count) {
+    for (std::size_t i = count; i-- > 0;) api.hfree(pieces[i].p);
+}
+
 Block foreign_block(std::size_t n, Where at) {
     void* p = sbrk_double_foreign(static_cast<intptr_t>(n));
     CHECK(p != reinterpret_cast<void*>(-1)) << "the sbrk double refused a foreign move of " << n;
@@ -325,6 +333,15 @@ const Walk& walk_now(Where at) {
     return w;
 }
 
+const Walk& walk_mapped_now(Where at) {
+    static Walk w;
+    w.count = 0;
+    w.overflow = false;
+    if (api.hwalk_mapped != nullptr) api.hwalk_mapped(collect, &w);
+    CHECK(!w.overflow) << "hwalk_mapped visited more than " << MAX_WALK << " blocks";
+    return w;
+}
+
 void check_walk(const WalkCheck& c, Where at) {
     const Walk& w = walk_now(at);
     const char* region = sbrk_double_region() + HM_DOUBLE_START_OFFSET;
@@ -352,15 +369,33 @@ void check_walk(const WalkCheck& c, Where at) {
                 << " bytes) covers memory someone else got from sbrk at " << m.p << " (" << m.n << " bytes)";
         }
     }
+    const Walk& mw = walk_mapped_now(at);
+    prev_end = nullptr;
+    for (std::size_t i = 0; i < mw.count; ++i) {
+        const BlockInfo& b = mw.blocks[i];
+        const char* header = static_cast<const char*>(b.header);
+        const char* payload = static_cast<const char*>(b.payload);
+        CHECK(payload == header + b.header_size)
+            << "hwalk_mapped block " << i << ": payload " << b.payload << " is not header " << b.header
+            << " + header_size " << b.header_size;
+        CHECK(b.free == 0) << "hwalk_mapped block " << i << " (" << b.payload << ") is listed as free";
+        CHECK(mmap_double_is_mapped(header, b.header_size + b.size))
+            << "hwalk_mapped block " << i << " (header " << b.header << ", " << b.size
+            << " bytes) is not inside a live mapping the stage made";
+        CHECK(prev_end == nullptr || header >= prev_end)
+            << "hwalk_mapped block " << i << " at " << b.header << " starts before the end of the block before it";
+        prev_end = payload + b.size;
+    }
     for (std::size_t i = 0; i < c.live_count; ++i) {
         const Block& l = c.live[i];
         const BlockInfo* b = w.find(l.p);
+        if (b == nullptr) b = mw.find(l.p);
         CHECK(b != nullptr) << "live block " << l.p << " (" << l.n << " bytes) is not in hwalk";
         CHECK(b->free == 0) << "live block " << l.p << " is marked free in hwalk";
         CHECK_GE(b->size, l.n) << "hwalk size of live block " << l.p << " is less than was asked for";
     }
     if (c.exact) {
-        CHECK_EQ(w.used(), start.used + c.live_count)
+        CHECK_EQ(w.used() + mw.count, start.used + start.mapped + c.live_count)
             << "used blocks in hwalk: expected the " << start.used << " in use at the start plus the test's "
             << c.live_count;
     }
@@ -373,10 +408,16 @@ Mark mark() { return Mark{sbrk_double_get_stats(), sbrk_double_break()}; }
 Since since(const Mark& m) {
     sbrk_double_stats now = sbrk_double_get_stats();
     return Since{now.calls - m.at.calls, now.queries - m.at.queries, now.grows - m.at.grows,
-                 now.shrinks - m.at.shrinks, now.refused - m.at.refused};
+                 now.shrinks - m.at.shrinks, now.refused - m.at.refused,
+                 now.grown_bytes - m.at.grown_bytes, now.shrunk_bytes - m.at.shrunk_bytes};
 }
 
 char* current_break() { return sbrk_double_break(); }
+
+void refuse_os_after(long grants) {
+    sbrk_double_refuse_after(grants);
+    mmap_double_refuse_after(grants);
+}
 
 // ---- stderr --------------------------------------------------------------------------------
 
@@ -509,6 +550,20 @@ std::uint64_t Random::next() {
     return z ^ (z >> 31);
 }
 
+void plug_free_blocks() {
+    static Walk w;
+    for (int round = 0; round < 64; ++round) {
+        walk(w);
+        if (w.free_blocks() == 0) break;
+        // In pieces no larger than HEAP_PIECE: a larger request would get a
+        // mapping of its own (stage 09 on) instead of the free block.
+        for (std::size_t i = 0; i < w.count; ++i) {
+            std::size_t size = w.blocks[i].size;
+            if (w.blocks[i].free != 0) (void)api.hmalloc(size < HEAP_PIECE ? size : HEAP_PIECE);
+        }
+    }
+}
+
 // ---- running one test ---------------------------------------------------------------------
 
 namespace {
@@ -516,18 +571,13 @@ namespace {
 // The heap as the test finds it: plug free blocks (a preloaded stage's
 // harness leaves some), then note the break and the blocks.
 void begin_test() {
-    sbrk_double_refuse_after(-1);
+    refuse_os_after(-1);
+    plug_free_blocks();
     static Walk w;
-    for (int round = 0; round < 64; ++round) {
-        walk(w);
-        if (w.free_blocks() == 0) break;
-        for (std::size_t i = 0; i < w.count; ++i) {
-            if (w.blocks[i].free != 0) (void)api.hmalloc(w.blocks[i].size);
-        }
-    }
     walk(w);
-    start = StartState{sbrk_double_break(), w.count, w.used()};
+    start = StartState{sbrk_double_break(), w.count, w.used(), walk_mapped_now().count};
     sbrk_double_reset_stats();
+    mmap_double_reset_stats();
 }
 
 enum class Result { pass, fail };

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "hmalloc_api.h"
+#include "mmap_double.h"
 #include "sbrk_double.h"
 
 namespace suite {
@@ -245,13 +246,18 @@ struct Walk {
 void walk(Walk& w, Where at = Where::current());
 // A walk into the harness's own buffer, valid until the next call.
 const Walk& walk_now(Where at = Where::current());
+// The same for hwalk_mapped (stage 09 on: large blocks in mappings of their
+// own); empty for a stage without it.
+const Walk& walk_mapped_now(Where at = Where::current());
 
 // What a consistent heap looks like from outside: blocks in increasing
 // address order, not overlapping, each payload right after its header, all
-// between the region's start and the break; every block in `live` is a used
-// block whose payload is the pointer and whose size is at least the request;
-// no block covers any of the `foreign` memory. With `exact`, the used blocks
-// are exactly the ones in use at the start of the test plus `live`.
+// between the region's start and the break; the mapped blocks (hwalk_mapped)
+// likewise, each inside a live mapping the stage made; every block in `live`
+// is a used block (of either walk) whose payload is the pointer and whose
+// size is at least the request; no block covers any of the `foreign`
+// memory. With `exact`, the used blocks are exactly the ones in use at the
+// start of the test plus `live`.
 struct WalkCheck {
     const Block* live = nullptr;
     std::size_t live_count = 0;
@@ -279,19 +285,29 @@ struct Mark {
 Mark mark();
 struct Since {
     unsigned long calls, queries, grows, shrinks, refused;
+    std::size_t grown_bytes, shrunk_bytes;
 };
 Since since(const Mark& m);
 char* current_break();
+// Both doubles: let `grants` more growth calls succeed (sbrk, and mmap or a
+// growing mremap), then refuse them; a negative value refuses nothing.
+void refuse_os_after(long grants);
 
 // ---- the state at the start of the test -------------------------------------------------
 
 // Before every test the harness plugs any free block left in the heap (only
 // a preloaded stage starts with one: the harness's own allocations), so a
 // test starts as if the heap were empty: new blocks go at the break.
+// Allocates every free block there is (in pieces of at most HEAP_PIECE), so
+// that the next request must grow the heap. begin_test() does it; a test
+// that allocated since (threads it created, say) may do it again.
+void plug_free_blocks();
+
 struct StartState {
     char* brk;
     std::size_t blocks;
     std::size_t used;
+    std::size_t mapped;  // blocks in hwalk_mapped
 };
 extern StartState start;
 
@@ -349,6 +365,18 @@ private:
 };
 
 constexpr std::size_t ALIGNMENT = 16;
+
+// Part II keeps some free memory at the top of the heap for the next requests
+// instead of giving every free byte back at once (stage 08 keeps at most 256
+// KiB; glibc 128 KiB by default). A test that checks the break comes down
+// frees far more than this, and lets this much stay.
+constexpr std::size_t TOP_KEPT_MAX = std::size_t{1} << 20;
+// A block size every stage serves from the break heap: below any stage's
+// threshold for giving a request a mapping of its own (stage 09: 128 KiB).
+constexpr std::size_t HEAP_PIECE = std::size_t{64} << 10;
+// Allocates `count` blocks of HEAP_PIECE bytes, filled; frees them top down.
+void alloc_pieces(Block* out, std::size_t count, Where at = Where::current());
+void free_pieces_top_down(Block* pieces, std::size_t count);
 inline bool aligned(const void* p, std::size_t a = ALIGNMENT) {
     return reinterpret_cast<std::uintptr_t>(p) % a == 0;
 }

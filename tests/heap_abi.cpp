@@ -121,7 +121,8 @@ bool exports(const Elf& e, const char* name) {
 
 bool starts_with(const char* s, const char* prefix) { return std::strncmp(s, prefix, std::strlen(prefix)) == 0; }
 
-constexpr const char* API_NAMES[] = {"hmalloc", "hfree", "hwalk", "hcalloc", "hrealloc", "hreallocarray"};
+constexpr const char* API_NAMES[] = {"hmalloc", "hfree", "hwalk", "hcalloc", "hrealloc", "hreallocarray",
+                                     "hwalk_mapped"};
 constexpr const char* STANDARD_NAMES[] = {"malloc",         "free",    "calloc", "realloc", "reallocarray",
                                           "posix_memalign", "aligned_alloc", "memalign", "valloc", "pvalloc",
                                           "malloc_usable_size"};

@@ -176,9 +176,13 @@ TEST(memalign, tail_given_back_at_top) {
             // of its own would take: a bigger tail is split off and freed.
             CHECK_LT(b->size, std::size_t{112} + b->header_size + ALIGNMENT)
                 << name << "(" << alignment << ", 100) kept a tail that could have been given back";
+            // Part I gives the tail back to the OS at once; a stage that keeps
+            // a pad at the top (08 on) may keep up to TOP_KEPT_MAX free there.
+            // (That the shrink trims at all is trim.after_realloc_shrink's.)
             char* end = static_cast<char*>(b->payload) + b->size;
-            CHECK_EQ(current_break(), end) << name << "(" << alignment
-                                           << ", 100) at the top of the heap kept its tail: the break is not where the block ends";
+            CHECK_LE(current_break(), end + TOP_KEPT_MAX)
+                << name << "(" << alignment << ", 100) at the top of the heap kept its tail: the break is more than "
+                << TOP_KEPT_MAX << " bytes above the block's end";
             Block a{static_cast<unsigned char*>(p), 100, 0};
             fill(a);
             check_walk({keep, a}, true);

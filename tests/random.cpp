@@ -81,10 +81,10 @@ void run(std::uint64_t seed, const Options& o) {
         context().clear();
         context() << "seed " << seed << ", operation " << op << ": ";
         if (o.refusals) {
-            if (s.refusing > 0 && --s.refusing == 0) sbrk_double_refuse_after(-1);
+            if (s.refusing > 0 && --s.refusing == 0) refuse_os_after(-1);
             if (s.refusing == 0 && r.chance(3)) {
                 s.refusing = 1 + static_cast<int>(r.below(8));
-                sbrk_double_refuse_after(static_cast<long>(r.below(2)));
+                refuse_os_after(static_cast<long>(r.below(2)));
             }
         }
         std::size_t kind = r.below(100);
@@ -155,7 +155,7 @@ void run(std::uint64_t seed, const Options& o) {
     }
     context().clear();
     context() << "seed " << seed << ", freeing everything at the end";
-    sbrk_double_refuse_after(-1);
+    refuse_os_after(-1);
     while (s.n > 0) {
         hfree(s.live[s.n - 1].p);
         --s.n;

@@ -8,13 +8,14 @@
 #                          the quick ones)
 #
 # One suite binary tests every stage: it loads a stage with dlopen. It is
-# linked with -rdynamic so that its sbrk (common/sbrk_double.cpp) is the one
-# every stage library calls.
+# linked with -rdynamic so that its sbrk, mmap, munmap and mremap
+# (common/sbrk_double.cpp, common/mmap_double.cpp) are the ones every stage
+# library calls.
 
 SUITE      := build/tests/suite
 SUITE_SRCS := tests/malloc.cpp tests/free.cpp tests/trim.cpp tests/split_coalesce.cpp \
               tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp tests/threads.cpp \
-              tests/harness.cpp common/sbrk_double.cpp
+              tests/growth.cpp tests/harness.cpp common/sbrk_double.cpp common/mmap_double.cpp
 SUITE_OBJS := $(patsubst %.cpp,build/tests/obj/%.o,$(SUITE_SRCS))
 
 SUITE_CXX      ?= g++

@@ -291,7 +291,7 @@ void* caller_thread(void* arg) {
 
 void* thread_a(void*) {
     while (!a_go.load(std::memory_order_acquire)) ::usleep(100);
-    a_result = api.hmalloc(std::size_t{1} << 20);
+    a_result = api.hmalloc(HEAP_PIECE);
     a_returned.store(true, std::memory_order_release);
     return nullptr;
 }
@@ -335,11 +335,14 @@ TEST(thread, calls_are_serialised) {
     }
     pthread_t a;
     CHECK_EQ(pthread_create(&a, nullptr, thread_a, nullptr), 0);
+    // Creating the threads may have left free space; with none, A's request
+    // must grow the heap (it is below the size that gets a mapping of its own).
+    plug_free_blocks();
     sbrk_double_pause_next();
     a_go = true;
     double until = now_seconds() + 5;
     while (!sbrk_double_paused() && !a_returned.load() && now_seconds() < until) ::usleep(500);
-    CHECK(sbrk_double_paused()) << "hmalloc(1 MiB) did not call sbrk (a_returned=" << a_returned.load() << ")";
+    CHECK(sbrk_double_paused()) << "hmalloc(HEAP_PIECE) did not call sbrk (a_returned=" << a_returned.load() << ")";
     // A is inside the allocator. One window for every caller: a call that
     // does not wait for A returns within it.
     callers_go = true;

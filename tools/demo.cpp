@@ -19,6 +19,7 @@
 
 #include "demo_workload.hpp"
 #include "hmalloc_api.h"
+#include "mmap_double.h"
 #include "sbrk_double.h"
 
 namespace {
@@ -125,15 +126,23 @@ int demo_stage(const char* lib) {
     }
     char* heap_begin = sbrk_double_break();
     sbrk_double_reset_stats();
+    mmap_double_reset_stats();
     static hm::demo::Book w;
     w.api = api;
     hm::demo::run_demo_workload(w);
     sbrk_double_stats st = sbrk_double_get_stats();
+    mmap_double_stats ms = mmap_double_get_stats();
     std::size_t heap_bytes = static_cast<std::size_t>(sbrk_double_break() - heap_begin);
     std::size_t peak_heap = st.peak - static_cast<std::size_t>(heap_begin - sbrk_double_region());
 
     std::printf("  calls to the OS   %lu sbrk calls: %lu grow, %lu shrink, %lu ask where the break is\n",
                 st.calls, st.grows, st.shrinks, st.queries);
+    // A stage that gives large blocks mappings of their own (09 on): its calls
+    // to mmap, and the bytes it has mapped (blocks and its own table).
+    if (api.hwalk_mapped != nullptr) {
+        std::printf("  mappings          %lu mmap, %lu munmap, %lu mremap calls; %zu bytes mapped at the end, %zu at the peak\n",
+                    ms.maps, ms.unmaps, ms.remaps, ms.live_bytes, ms.peak_bytes);
+    }
     std::printf("  heap at the end   %zu bytes from the OS for %zu live bytes (%.0f%% of the heap is live data)\n",
                 heap_bytes, w.live_bytes, heap_bytes ? 100.0 * static_cast<double>(w.live_bytes) / static_cast<double>(heap_bytes) : 100.0);
     std::printf("  heap at its peak  %zu bytes from the OS; live data peaked at %zu bytes (%.0f%%)\n",

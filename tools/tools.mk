@@ -4,9 +4,10 @@
 TOOL_CXXFLAGS := -std=c++20 -O2 -g -Wall -Wextra -Werror -Icommon
 TOOL_LDFLAGS  := -rdynamic -ldl
 
-build/tools/demo: tools/demo.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+build/tools/demo: tools/demo.cpp common/demo_workload.hpp common/sbrk_double.cpp common/sbrk_double.h \
+                  common/mmap_double.cpp common/mmap_double.h common/hmalloc_api.h
 	@mkdir -p build/tools; $(call say,CXX,$@)
-	$(Q)$(CXX) $(TOOL_CXXFLAGS) -o $@ tools/demo.cpp common/sbrk_double.cpp $(TOOL_LDFLAGS)
+	$(Q)$(CXX) $(TOOL_CXXFLAGS) -o $@ tools/demo.cpp common/sbrk_double.cpp common/mmap_double.cpp $(TOOL_LDFLAGS)
 
 .PHONY: demo
 demo: $(SEL_LIBS) build/tools/demo
