@@ -38,7 +38,7 @@ run: $(ALL_LIBS)
 	@if ! $(call defines_malloc,$(SEL_LIBS)); then \
 	   can=; for n in $(ALL_NUMS); do $(call defines_malloc,build/$$n/libhmalloc.so) && can="$$can $$n"; done; \
 	   echo "make run: stage $(SEL_NUMS) does not define malloc, so it cannot be preloaded." >&2; \
-	   if [ -n "$$can" ]; then echo "Stages that can:$$can (make stage=$${can# } run CMD='...')" >&2; \
+	   if [ -n "$$can" ]; then set -- $$can; echo "Stages that can:$$can (for example: make stage=$$1 run CMD='...')" >&2; \
 	   else echo "No stage defines malloc yet." >&2; fi; \
 	   exit 2; \
 	 fi
