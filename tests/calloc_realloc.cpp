@@ -258,6 +258,14 @@ TEST(realloc, grow_last_block_moves_break) {
     CHECK_GT(current_break(), m.brk) << "the break did not move";
     CHECK_GE(since(m).grows, 1ul);
     a = check_moved(a, q, GROWN);
+    // Grown again in small steps, it is still the last block each time: it
+    // grows in place every time, however the stage moves the break.
+    for (std::size_t n = GROWN + 12000; n <= GROWN + (600 << 10); n += 12000) {
+        q = hrealloc(a.p, n);
+        CHECK_EQ(q, static_cast<void*>(a.p)) << "the last block did not grow in place (from " << a.n << " to " << n
+                                             << " bytes)";
+        a = check_moved(a, q, n);
+    }
     check_intact(keep);
     check_walk({keep, a}, true);
 }

@@ -200,22 +200,21 @@ void call_hrealloc_100(void* p) { (void)api.hrealloc(p, 100); }
 TEST(mapped, bad_and_double_free_refused) {
     // A mapped block has no header: a pointer is one only if the stage's
     // table lists it. Interior pointers and a second hfree are refused as
-    // for blocks of the heap, and nothing is unmapped by mistake.
+    // for blocks of the heap, and nothing is unmapped by mistake. A stage
+    // that aborts is probed in a child each time (the call is not made
+    // here), so every case is checked on every stage.
     Block keep = alloc_filled(64);
     Block big = alloc_mapped(LARGE);
     Block other = alloc_mapped(LARGE);
     Mark m = mark();
     for (std::size_t offset : {16, 4096, 65536}) {
-        if (refused_free(big.p + offset, {"invalid"}) == Outcome::aborted) return;
+        refused_free(big.p + offset, {"invalid"});
         CHECK(mmap_double_is_mapped(big.p, big.n)) << "a refused hfree unmapped the block it pointed into";
     }
-    if (api.hrealloc != nullptr &&
-        refused_call("hrealloc", call_hrealloc_100, big.p + 4096, {"invalid"}) == Outcome::aborted) {
-        return;
-    }
+    if (api.hrealloc != nullptr) refused_call("hrealloc", call_hrealloc_100, big.p + 4096, {"invalid"});
     check_intact({keep, big, other});
     hfree(big.p);
-    if (refused_free(big.p, {"double free", "invalid"}) == Outcome::aborted) return;
+    refused_free(big.p, {"double free", "invalid"});
     CHECK_EQ(current_break(), m.brk);
     check_intact({keep, other});
     check_walk({keep, other}, true);

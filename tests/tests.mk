@@ -60,5 +60,5 @@ matrix-update:
 	@tests/matrix --update README.md
 
 # Each mutant is built in build/mutants/NN-ID/ with common/build.mk's rule (CC passed on).
-mutants: $(SUITE) build/tests/stress
+mutants: $(SUITE) build/tests/atfork-first build/tests/stress
 	@CC="$(CC)" tools/mutants $(SEL_NUMS)
