@@ -1,5 +1,6 @@
 // tests/growth.cpp: how the heap grows (stage 08 on: in large steps) and,
 // from stage 09, large blocks in mappings of their own.
+#include <algorithm>
 #include <cstring>
 
 #include "harness.hpp"
@@ -255,4 +256,33 @@ TEST(mapped, aligned_and_usable_size) {
     }
     check_intact(keep);
     check_walk({keep}, true);
+}
+
+// ---- per-block overhead (stage 10) ---------------------------------------------------
+
+TEST(overhead, small_blocks) {
+    // What a small block costs beyond its payload. Blocks asked for one after
+    // the other lie side by side, so the distance from one to the next is the
+    // block's whole cost: 24 bytes of payload plus the header, rounded up to
+    // the alignment. The median distance ignores the few that landed in a hole
+    // elsewhere in the heap. A one-word header makes it 32; a 32-byte header
+    // and a 32-byte payload make it 64.
+    constexpr std::size_t COUNT = 10000, SIZE = 24, MAX_OVERHEAD = 16;
+    static Block blocks[COUNT];
+    static std::uintptr_t at[COUNT];
+    static std::size_t gaps[COUNT - 1];
+    for (std::size_t i = 0; i < COUNT; ++i) {
+        blocks[i] = alloc_filled(SIZE);
+        at[i] = reinterpret_cast<std::uintptr_t>(blocks[i].p);
+    }
+    std::sort(at, at + COUNT);
+    for (std::size_t i = 0; i + 1 < COUNT; ++i) gaps[i] = at[i + 1] - at[i];
+    std::nth_element(gaps, gaps + COUNT / 2, gaps + COUNT - 1);
+    std::size_t stride = gaps[COUNT / 2];
+    CHECK_LE(stride, SIZE + MAX_OVERHEAD)
+        << COUNT << " blocks of " << SIZE << " bytes lie " << stride << " bytes apart (the median): "
+        << stride - SIZE << " bytes of overhead per block, more than " << MAX_OVERHEAD;
+    check_intact(blocks, COUNT);
+    check_walk(blocks, COUNT, true);
+    for (auto& b : blocks) hfree(b.p);
 }

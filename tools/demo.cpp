@@ -46,6 +46,7 @@ struct Picture {
     std::size_t scale = SCALE;
     std::size_t count[PICTURE_CELLS][KINDS];
     int used_blocks = 0, free_blocks = 0;
+    std::size_t header_bytes = 0;
 
     void paint(const char* from, const char* to, Kind kind) {
         if (to <= from) return;
@@ -65,6 +66,7 @@ struct Picture {
         auto* header = static_cast<const char*>(b->header);
         auto* payload = static_cast<const char*>(b->payload);
         pic->paint(header, payload, HEADER);
+        pic->header_bytes += b->header_size;
         if (b->free) {
             ++pic->free_blocks;
             pic->paint(payload, payload + b->size, FREE);
@@ -161,8 +163,8 @@ int demo_stage(const char* lib) {
     pic.w = &w;
     pic.heap_begin = heap_begin;
     api.hwalk(&Picture::visit, &pic);
-    std::printf("  blocks            %d used, %d free; the heap, %zu bytes a character:\n",
-                pic.used_blocks, pic.free_blocks, pic.scale);
+    std::printf("  blocks            %d used, %d free, %zu bytes of headers; the heap, %zu bytes a character:\n",
+                pic.used_blocks, pic.free_blocks, pic.header_bytes, pic.scale);
     pic.print(heap_bytes);
     std::fflush(stdout);
     return w.intact && w.misaligned == 0 && w.zeroed ? 0 : 1;
