@@ -8,6 +8,7 @@
 #   make diffstat             the size of every step
 #   make matrix               the test-by-stage table (README.md shows it)
 #   make stage=N run CMD=...  a command with stage N as its malloc
+#   make check LIB=x.so [PREFIX=os_]  the one suite against any allocator, and its profile
 #
 # Builds print one line per library or program; V=1 prints the full commands.
 
@@ -76,5 +77,6 @@ diffstat:
 	 done
 
 -include tests/tests.mk
+-include tests/check/check.mk
 -include tools/tools.mk
 -include bench/bench.mk

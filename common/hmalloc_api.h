@@ -49,29 +49,55 @@ inline void* own_symbol(void* handle, const void* base, const char* name) {
     return sym;
 }
 
-// Loads the stage library at `path` into `api`. Returns null on success, or
-// why it failed (a library without hmalloc, hfree and hwalk is not a stage).
-inline const char* load_api(const char* path, Api* api) {
+// Loads an allocator library at `path` into `api`, its functions named
+// with `prefix`: "h" for a stage (hmalloc, hfree, hcalloc, ...), "os_" for
+// os_malloc, os_free, ..., "" for the standard names (malloc, free, ...).
+// hwalk and hwalk_mapped keep their names whatever the prefix: they are this
+// project's. Returns null on success, or why it failed: the library must
+// have the prefix's malloc and free, and hwalk when `need_walk` (a library
+// without them is not a stage).
+inline const char* load_api(const char* path, Api* api, const char* prefix, bool need_walk) {
+    static char why[160];
+    char name[64];
+    auto named = [&](const char* base) {
+        std::size_t n = 0;
+        for (const char* s = prefix; *s != '\0' && n + 1 < sizeof name; ++s) name[n++] = *s;
+        for (const char* s = base; *s != '\0' && n + 1 < sizeof name; ++s) name[n++] = *s;
+        name[n] = '\0';
+        return name;
+    };
     *api = Api{};
     api->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (api->handle == nullptr) return dlerror();
-    void* first = dlsym(api->handle, "hmalloc");
+    void* first = dlsym(api->handle, named("malloc"));
     Dl_info info{};
-    if (first == nullptr || dladdr(first, &info) == 0) return "the library has no hmalloc";
+    if (first == nullptr || dladdr(first, &info) == 0) {
+        why[0] = '\0';
+        const char* parts[] = {"the library has no ", name};
+        std::size_t n = 0;
+        for (const char* part : parts)
+            for (const char* s = part; *s != '\0' && n + 1 < sizeof why; ++s) why[n++] = *s;
+        why[n] = '\0';
+        return why;
+    }
     const void* base = info.dli_fbase;
-    auto get = [&](auto& fn, const char* name) {
-        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(own_symbol(api->handle, base, name));
+    auto get = [&](auto& fn, const char* sym) {
+        fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(own_symbol(api->handle, base, sym));
     };
-    get(api->hmalloc, "hmalloc");
-    get(api->hfree, "hfree");
+    get(api->hmalloc, named("malloc"));
+    get(api->hfree, named("free"));
+    get(api->hcalloc, named("calloc"));
+    get(api->hrealloc, named("realloc"));
+    get(api->hreallocarray, named("reallocarray"));
     get(api->hwalk, "hwalk");
-    get(api->hcalloc, "hcalloc");
-    get(api->hrealloc, "hrealloc");
-    get(api->hreallocarray, "hreallocarray");
     get(api->hwalk_mapped, "hwalk_mapped");
-    if (api->hmalloc == nullptr || api->hfree == nullptr || api->hwalk == nullptr)
-        return "the library lacks hmalloc, hfree or hwalk";
+    if (api->hmalloc == nullptr || api->hfree == nullptr) return "the library lacks its malloc or its free";
+    if (need_walk && api->hwalk == nullptr) return "the library lacks hmalloc, hfree or hwalk";
     return nullptr;
 }
+
+// Loads the stage library at `path` into `api`. Returns null on success, or
+// why it failed (a library without hmalloc, hfree and hwalk is not a stage).
+inline const char* load_api(const char* path, Api* api) { return load_api(path, api, "h", true); }
 
 }  // namespace hm::test

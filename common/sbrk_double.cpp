@@ -17,7 +17,8 @@
 //   +-------------+----------------------+--------+ real break              |
 //   |<---------- read/write pages ---------------->|                         |
 //
-// Rules (each chosen to behave as Linux's brk does):
+// Rules (each chosen to behave as Linux's brk does; brk(addr) is sbrk(addr -
+// break) under the same rules, returning 0 or -1):
 //  - sbrk(0) returns the break; it is counted as a call and a query.
 //  - sbrk(n > 0) moves the break up and returns the old one. It is refused
 //    with ENOMEM when refusals are on (sbrk_double_refuse_after), when it
@@ -171,18 +172,18 @@ char* move_break(std::intptr_t increment) {
     return old_break;
 }
 
-}  // namespace
-
-extern "C" {
-
-void* sbrk(intptr_t increment) {
+// The pause, taken by the next sbrk or brk call (before the lock).
+void maybe_pause() {
     if (pause_armed.load(std::memory_order_acquire) && pause_armed.exchange(false, std::memory_order_acq_rel)) {
         pause_waiting.store(true, std::memory_order_release);
         while (!pause_released.load(std::memory_order_acquire)) ::usleep(200);
         pause_waiting.store(false, std::memory_order_release);
     }
-    Lock lock;
-    ensure_region();
+}
+
+// One call by the allocator, through sbrk or brk (lock held, region
+// reserved): moves the break by `increment` with every rule above.
+void* allocator_call(intptr_t increment) {
     ++stats.calls;
     if (increment == 0) {
         ++stats.queries;
@@ -213,6 +214,37 @@ void* sbrk(intptr_t increment) {
         stats.shrunk_bytes += static_cast<std::size_t>(0 - static_cast<std::uintptr_t>(increment));
     }
     return old_break;
+}
+
+}  // namespace
+
+extern "C" {
+
+void* sbrk(intptr_t increment) {
+    maybe_pause();
+    Lock lock;
+    ensure_region();
+    return allocator_call(increment);
+}
+
+// brk(addr): the break becomes addr. The same rules as sbrk(addr - break);
+// 0 on success, -1 with ENOMEM (as glibc's brk) when refused or outside the
+// region (an address below the heap's start included).
+int brk(void* addr) {
+    maybe_pause();
+    Lock lock;
+    ensure_region();
+    auto* target = static_cast<char*>(addr);
+    ++stats.brk_calls;
+    if (target < region + HM_DOUBLE_START_OFFSET || target > region_end) {
+        ++stats.calls;
+        ++stats.refused;
+        errno = ENOMEM;
+        return -1;
+    }
+    // The difference fits an intptr_t: both ends lie inside the region.
+    intptr_t increment = target - current_break;
+    return allocator_call(increment) == reinterpret_cast<void*>(-1) ? -1 : 0;
 }
 
 sbrk_double_stats sbrk_double_get_stats(void) {

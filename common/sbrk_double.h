@@ -13,7 +13,11 @@
  *  - every call is counted, growth (or shrinking) can be refused on demand,
  *    and the next call can be paused (to catch a second thread inside);
  *  - sbrk_double_foreign() moves the break as "someone else" would (glibc's
- *    malloc in a real process), without counting it as the allocator's call.
+ *    malloc in a real process), without counting it as the allocator's call;
+ *  - brk(2) is stood in for too, on the same break: brk(addr) sets it to
+ *    addr with sbrk's rules (counted as a grow or a shrink of the difference,
+ *    refused the same way), so an allocator that calls brk (as the classic
+ *    os_malloc assignments do) is observed as one that calls sbrk is.
  * Lowering the break gives whole pages above it back (MADV_DONTNEED), as the
  * kernel does, so resident memory can be compared.
  */
@@ -36,7 +40,7 @@ extern "C" {
 #define HM_DOUBLE_START_OFFSET 8
 
 typedef struct sbrk_double_stats {
-    unsigned long calls;    /* every sbrk call by the allocator */
+    unsigned long calls;    /* every sbrk (or brk) call by the allocator */
     unsigned long queries;  /* sbrk(0) */
     unsigned long grows;    /* sbrk(n > 0) that succeeded */
     unsigned long shrinks;  /* sbrk(n < 0) that succeeded */
@@ -44,6 +48,7 @@ typedef struct sbrk_double_stats {
     size_t peak;            /* highest break seen, as bytes above the region start */
     size_t grown_bytes;     /* the sum of n over the sbrk(n > 0) that succeeded */
     size_t shrunk_bytes;    /* the sum of -n over the sbrk(n < 0) that succeeded */
+    unsigned long brk_calls; /* of `calls`, those made through brk() rather than sbrk() */
 } sbrk_double_stats;
 
 /* Counters since the last reset (the break itself is not moved). */

@@ -45,7 +45,8 @@ TEST(free, null_is_noop) {
     Block b = alloc_filled(70);
     hfree(b.p);
     static Walk before;
-    walk(before);
+    bool walks = api.hwalk != nullptr;  // an allocator without hwalk (make check LIB=...): no walk to compare
+    if (walks) walk(before);
     Mark m = mark();
     static StderrCapture cap;
     cap.begin();
@@ -53,7 +54,7 @@ TEST(free, null_is_noop) {
     cap.end();
     CHECK(cap.empty()) << "hfree(NULL) wrote to stderr: " << cap.text();
     CHECK_EQ(since(m).calls, 0ul) << "hfree(NULL) called sbrk";
-    const Walk& after = walk_now();
+    const Walk& after = walks ? walk_now() : before;
     CHECK_EQ(after.count, before.count) << "hfree(NULL) changed the number of blocks";
     for (std::size_t i = 0; i < after.count; ++i) {
         CHECK(after.blocks[i].payload == before.blocks[i].payload && after.blocks[i].size == before.blocks[i].size &&

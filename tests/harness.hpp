@@ -53,8 +53,23 @@ struct Api : hm::test::Api {
     std::size_t (*malloc_usable_size)(void*) = nullptr;
 };
 extern Api api;
-extern const char* library_path;  // --stage
+extern const char* library_path;  // --stage, or --lib
 extern const char* header_path;   // the stage's hmalloc.h, or null
+
+// ---- any allocator (make check LIB=...) ---------------------------------------------
+// With --lib instead of --stage the suite checks an allocator that is not a
+// stage: its names carry --prefix ("h", "os_", or none: the standard names),
+// hwalk is optional, and a test can be "not applicable" (TAP # SKIP): one
+// that needs what the library lacks or was not seen to use (see
+// tests/check/tests.txt). A stage never skips.
+extern bool checking_any;     // --lib
+extern const char* prefix;    // "h" for a stage
+// Ends the test as not applicable, with the reason; in a stage's run it
+// is a failure instead (a stage has everything a test needs).
+[[noreturn]] void not_applicable(const char* why);
+// The text a missing function's test reports: "stage has no hcalloc", or
+// with --lib "the library has no os_calloc" (both contain "has no").
+const char* lacks(const char* api_field);
 
 // ---- registering tests ----------------------------------------------------------
 
@@ -174,11 +189,14 @@ Comparison compare(const A& a, const B& b, Op op) {
 #define FAIL() ::suite::Failure(HM_FILE, HM_LINE, nullptr)
 
 // The test needs a function the stage may not have: without it, the test
-// fails saying so (and the stage's limitations.txt lists it).
-#define NEED(fn)                   \
-    if (::suite::api.fn != nullptr) { \
-    } else                           \
-        ::suite::Failure(HM_FILE, HM_LINE, nullptr) << "stage has no " #fn
+// fails saying so (and the stage's limitations.txt lists it). With --lib it
+// is not applicable instead, saying the library has no such function.
+#define NEED(fn)                                                        \
+    if (::suite::api.fn != nullptr) {                                   \
+    } else if (::suite::checking_any) {                                 \
+        ::suite::not_applicable(::suite::lacks(#fn));                   \
+    } else                                                              \
+        ::suite::Failure(HM_FILE, HM_LINE, nullptr) << ::suite::lacks(#fn)
 
 // ---- calling the allocator ------------------------------------------------------------
 // Plain calls through `api`; those a stage may lack fail the test if missing.
@@ -242,7 +260,9 @@ struct Walk {
     const BlockInfo* find(const void* payload) const;  // the block with this payload, or null
 };
 
-// hwalk into `w` (a static object: a Walk is too big for the stack).
+// hwalk into `w` (a static object: a Walk is too big for the stack). With
+// --lib and a library without hwalk, the test is not applicable; check_walk
+// then checks nothing (its checks are extra ones, on top of the test's own).
 void walk(Walk& w, Where at = Where::current());
 // A walk into the harness's own buffer, valid until the next call.
 const Walk& walk_now(Where at = Where::current());

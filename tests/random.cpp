@@ -38,6 +38,7 @@ struct Options {
     bool calloc_realloc = false;  // hcalloc, hrealloc, hreallocarray too
     bool foreign = false;         // someone else moves the break now and then
     bool refusals = false;        // sbrk refuses growth for a few operations now and then
+    bool realloc_zero = true;     // hrealloc(p, 0) now and then (it frees: hmalloc's rule)
 };
 
 struct Shadow {
@@ -106,6 +107,7 @@ void run(std::uint64_t seed, const Options& o) {
                 // hrealloc / hreallocarray on a live block.
                 Block old = s.live[i];
                 std::size_t size = r.chance(5) ? 0 : random_size(r);
+                if (size == 0 && !o.realloc_zero) size = 1;
                 bool array = r.chance(20) && size > 0;
                 context() << (array ? "hreallocarray(" : "hrealloc(") << old.p << " [" << old.n << "], " << size << ")";
                 errno = 0;
@@ -176,6 +178,17 @@ TEST(random, foreign_break_moves) {
 
 TEST(random, sbrk_refusals) {
     for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{false, false, true});
+}
+
+// hcalloc, hrealloc and hreallocarray with the rules every allocator keeps
+// (no hrealloc(p, 0), whose result allocators legitimately differ on; no
+// foreign break moves or refusals, which an allocator whose calls to the OS
+// cannot be seen never meets).
+TEST(random, calloc_realloc_shadow) {
+    NEED(hcalloc);
+    NEED(hrealloc);
+    NEED(hreallocarray);
+    for (auto r = seeds(); r.first <= r.last; ++r.first) run(r.first, Options{true, false, false, false});
 }
 
 TEST(random, all_ops_shadow) {

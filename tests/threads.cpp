@@ -151,7 +151,8 @@ void one_op(Worker& w, Random& r) {
     std::size_t alignment = ALIGNMENT;
     void* p = allocate_any(r, size, zeroed, alignment);
     CHECK(p != nullptr) << "an allocation of " << size << " bytes failed in a thread";
-    CHECK(aligned(p, alignment)) << p << " is not aligned to " << alignment;
+    CHECK(aligned(p, alignment)) << p << " is not aligned to " << alignment
+                                 << (size < ALIGNMENT && alignment == ALIGNMENT ? " (a tiny block)" : "");
     std::size_t n = zeroed ? (1 + size / 8) * 8 : size;
     if (zeroed) check_zero(p, api.malloc_usable_size(p), "hcalloc's block in a thread");
     w.live[w.n] = Block{static_cast<unsigned char*>(p), n, 0};
