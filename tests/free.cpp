@@ -6,6 +6,8 @@
 // live block's contents intact, hwalk unchanged, and later allocations do not
 // land on live blocks.
 #include <cstring>
+#include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "harness.hpp"
 
@@ -100,6 +102,34 @@ TEST(free, interior_pointer_refused) {
     CHECK(cap.empty()) << "hfree of a live block complained: " << cap.text();
 }
 
+TEST(free, forged_header_refused) {
+    // A pointer into a block, with the bytes in front of it copied from the
+    // header of a real block of the same size: a perfect forgery, whatever the
+    // stage's layout. The block it points into was two blocks once (merged,
+    // where the stage coalesces), and the forged pointer is where the second
+    // one began: a stage that remembers block starts must have forgotten it.
+    constexpr std::size_t SIZE = 64, FORGE = 32;
+    Block a = alloc_filled(SIZE);
+    Block b = alloc_filled(SIZE);
+    Block model = alloc_filled(SIZE);
+    CHECK(b.p > a.p) << "two blocks asked for one after the other went downwards";
+    auto apart = static_cast<std::size_t>(b.p - a.p);
+    hfree(a.p);
+    hfree(b.p);
+    Block big = alloc_filled(apart + SIZE);
+    unsigned char* forged = big.p + apart;
+    static unsigned char saved[FORGE];
+    std::memcpy(saved, forged - FORGE, FORGE);
+    std::memcpy(forged - FORGE, model.p - FORGE, FORGE);
+    if (refused_free(forged, {"invalid", "interior"}) == Outcome::aborted) return;
+    std::memcpy(forged - FORGE, saved, FORGE);
+    check_intact(big);
+    check_intact(model);
+    check_walk({big, model}, true);
+    hfree(big.p);
+    hfree(model.p);
+}
+
 TEST(free, foreign_pointer_refused) {
     // Memory someone else took from sbrk between two of our blocks, zeroed:
     // a stage that trusts whatever lies in front of a pointer sees a
@@ -184,4 +214,62 @@ TEST(free, keeps_errno_when_os_refuses) {
     // The refused trim left the heap as it was: the blocks are free, still ours.
     check_intact(keep);
     check_walk({keep}, true);
+}
+
+// ---- what a free looks at (stage 11) -------------------------------------------------
+
+TEST(free, reads_only_its_neighbours) {
+    // Checking a pointer and merging a block need the block and its two
+    // neighbours, nothing else. To see that from outside, whole pages in the
+    // middle of a run of other live blocks are made unreadable, and a child
+    // process frees a block above them (and asks malloc_usable_size of one):
+    // a stage that walks the heap to check the pointer faults on those pages.
+    constexpr std::size_t RUN = 64, SIZE = 256;
+    static Block run[RUN];
+    for (auto& b : run) b = alloc_filled(SIZE);
+    Block spacer = alloc_filled(SIZE);
+    Block target = alloc_filled(SIZE);
+    // The pages to hide: wholly inside the run, between the end of its lowest
+    // block and the header of its highest, so no neighbour of the target can
+    // lie in them (it would be the run's first or last block).
+    const Walk& w = walk_now();
+    const BlockInfo* lowest = nullptr;
+    const BlockInfo* highest = nullptr;
+    for (const auto& b : run) {
+        const BlockInfo* info = w.find(b.p);
+        CHECK(info != nullptr) << "hwalk does not show the run's block " << static_cast<void*>(b.p);
+        if (lowest == nullptr || info->payload < lowest->payload) lowest = info;
+        if (highest == nullptr || info->payload > highest->payload) highest = info;
+    }
+    auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    auto from = (reinterpret_cast<std::uintptr_t>(lowest->payload) + lowest->size + page - 1) / page * page;
+    auto to = reinterpret_cast<std::uintptr_t>(highest->header) / page * page;
+    CHECK_GE(to, from + page) << "the run of " << RUN << " blocks of " << SIZE << " bytes covers no whole page";
+    for (const Block& b : {spacer, target}) {
+        CHECK(b.p > static_cast<unsigned char*>(highest->payload))
+            << "the block " << static_cast<void*>(b.p) << " asked for after the run lies below its top";
+    }
+    void* hidden = reinterpret_cast<void*>(from);
+    std::size_t hidden_bytes = to - from;
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::alarm(5);
+        if (::mprotect(hidden, hidden_bytes, PROT_NONE) != 0) _exit(3);
+        if (api.malloc_usable_size != nullptr) api.malloc_usable_size(spacer.p);
+        hfree(target.p);
+        _exit(0);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    CHECK(!WIFEXITED(status) || WEXITSTATUS(status) != 3) << "mprotect refused to hide the run's pages";
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "hfree or malloc_usable_size of one block touched the pages of other blocks (" << hidden_bytes
+        << " bytes made unreadable): it looks at more than the block's neighbours (child status " << status << ")";
+    hfree(target.p);
+    check_intact(run, RUN);
+    check_intact({spacer});
+    for (auto& b : run) hfree(b.p);
+    hfree(spacer.p);
 }

@@ -278,3 +278,25 @@ TEST(reuse, freed_block_is_reused) {
         << "hmalloc(100) returned " << c << ", not in the free 300-byte block at " << a.p;
     CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
 }
+
+TEST(reuse, most_recently_freed_first) {
+    // Three blocks of one size, kept apart by live guards so they cannot
+    // merge, freed in address order: the next request of that size gets the
+    // block freed last, whose bytes are the likeliest to be in the cache still.
+    constexpr std::size_t SIZE = 200;
+    Block freed[3], guards[3];
+    for (int i = 0; i < 3; ++i) {
+        freed[i] = alloc_filled(SIZE);
+        guards[i] = alloc_filled(SIZE);
+    }
+    for (auto& b : freed) hfree(b.p);
+    void* again = hmalloc(SIZE);
+    CHECK(again != nullptr) << "hmalloc(" << SIZE << ") returned NULL";
+    const char* which = again == freed[0].p ? "the one freed first" : again == freed[1].p ? "the second one freed" : "another block";
+    CHECK_EQ(again, static_cast<void*>(freed[2].p))
+        << "after three blocks of " << SIZE << " bytes were freed, hmalloc(" << SIZE << ") returned " << which
+        << ", not the block freed last";
+    check_intact(guards, 3);
+    hfree(again);
+    for (auto& g : guards) hfree(g.p);
+}
