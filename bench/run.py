@@ -643,6 +643,27 @@ def growth_status(w, kv):
     return f"over cap ({math.floor(100 * (done - w.live) / max(total, 1))}% of the calls)"
 
 
+def line_labels(labels):
+    """SVG text for the labels at the ends of lines: [(x, y, text, colour)]. Lines that end at
+    the same point share one label ("05, 06, 07"); labels at one x are kept 10 px apart."""
+    groups = []
+    for x, y, text, colour in labels:
+        for g in groups:
+            if abs(g[0] - x) < 1 and abs(g[1] - y) < 2:
+                g[2].append(text)
+                break
+        else:
+            groups.append([x, y, [text], colour])
+    out, last = [], {}
+    for x, y, texts, colour in sorted(groups, key=lambda g: (round(g[0]), g[1])):
+        key = round(x)
+        if key in last and y < last[key] + 10:
+            y = last[key] + 10
+        last[key] = y
+        out.append(f'<text x="{x + 5:.1f}" y="{y:.1f}" font-size="10" fill="{colour}">{esc(", ".join(texts))}</text>')
+    return out
+
+
 def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
     """Line charts side by side, one line per allocator, x: live blocks (log), y: log.
     panels: [(heading, value_fn(w, a) -> number or None, unit text)]; notes: a -> text for the legend."""
@@ -703,6 +724,7 @@ def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
                        f'{w.live:,}</text>')
         out.append(f'<text x="{x0 + pw / 2}" y="{top + ph + 32}" font-size="11" text-anchor="middle">'
                    f'live blocks ({esc(unit)})</text>')
+        labels = []
         for a in allocs:
             pts = [(X(w.live), Y(v)) for w in growth for v in [value_fn(w, a)] if v]
             if not pts:
@@ -713,8 +735,8 @@ def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
                        " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
             for x, y in pts:
                 out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{c}"/>')
-            lx, ly = pts[-1]
-            out.append(f'<text x="{lx + 5:.1f}" y="{ly + 4:.1f}" font-size="10" fill="{c}">{esc(a.label)}</text>')
+            labels.append((pts[-1][0], pts[-1][1] + 4, a.label, c))
+        out.extend(line_labels(labels))
     ly = top + ph + 56
     for k, a in enumerate(allocs):
         x, y = left, ly + k * 16
