@@ -21,9 +21,11 @@ build/bench/recorder.so: bench/recorder.cpp bench/trace_format.hpp common/build.
 	$(Q)$(CC) $(CXXFLAGS_STAGE) -Ibench $(LDFLAGS_STAGE) -o $@ bench/recorder.cpp
 
 build/bench/replay: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp \
-                    common/sbrk_double.cpp common/sbrk_double.h common/hmalloc_api.h
+                    common/sbrk_double.cpp common/sbrk_double.h common/mmap_double.cpp common/mmap_double.h \
+                    common/hmalloc_api.h
 	@mkdir -p build/bench; $(call say,CXX,$@)
-	$(Q)$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -DHM_DOUBLE_REGION='((size_t)1 << 34)' -o $@ bench/replay.cpp common/sbrk_double.cpp -rdynamic -ldl
+	$(Q)$(CXX) $(BENCH_CXXFLAGS) -DHM_REPLAY_STAGES -DHM_DOUBLE_REGION='((size_t)1 << 34)' -o $@ bench/replay.cpp \
+	   common/sbrk_double.cpp common/mmap_double.cpp -rdynamic -ldl
 
 build/bench/replay-system: bench/replay.cpp $(BENCH_DEPS) bench/system_alloc.hpp
 	@mkdir -p build/bench; $(call say,CXX,$@)

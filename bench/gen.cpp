@@ -7,6 +7,9 @@
 //
 // Usage: gen [--scale X] DIR      writes DIR/<workload>.hmt for each workload
 //        gen --list               names and one-line descriptions
+//        gen --live N --steady S FILE
+//                                 the "cost as the heap grows" workload: N small
+//                                 blocks made live, then S calls that keep N live
 //
 // --scale multiplies the number of operations (1 is the bench's default).
 #include <sys/stat.h>
@@ -293,6 +296,22 @@ void large(Writer& w, double scale) {
     for (auto id : ids) w.free(id);
 }
 
+// The cost as the heap grows: `live` small blocks (16 bytes to 1 KiB, most
+// under 128) are allocated, then `steady` calls alternate freeing a random
+// live block and allocating a new one, so `live` blocks stay live. The first
+// `live` calls build the heap; the rate and the instructions per call are
+// measured over the rest (replay --measure-from live).
+void live_set(Writer& w, std::uint64_t live, std::uint64_t steady) {
+    Rng rng(0x2545f4914f6cdd1dull ^ live);
+    auto size = [&rng] { return rng.chance(0.7) ? rng.between(16, 128) : rng.between(129, 1024); };
+    LiveSet set;
+    for (std::uint64_t i = 0; i < live; ++i) set.add(w.malloc(size()));
+    for (std::uint64_t s = 0; s < steady / 2; ++s) {
+        w.free(set.take_random(rng));
+        set.add(w.malloc(size()));
+    }
+}
+
 struct Workload {
     const char* name;
     void (*make)(Writer&, double);
@@ -312,7 +331,16 @@ constexpr Workload WORKLOADS[] = {
 int main(int argc, char** argv) {
     double scale = 1;
     const char* dir = nullptr;
+    std::uint64_t live = 0, steady = 200000;
     for (int i = 1; i < argc; ++i) {
+        if (std::strcmp(argv[i], "--live") == 0 && i + 1 < argc) {
+            live = std::strtoull(argv[++i], nullptr, 10);
+            continue;
+        }
+        if (std::strcmp(argv[i], "--steady") == 0 && i + 1 < argc) {
+            steady = std::strtoull(argv[++i], nullptr, 10);
+            continue;
+        }
         if (std::strcmp(argv[i], "--list") == 0) {
             for (const auto& wl : WORKLOADS) std::printf("%-15s %s\n", wl.name, wl.what);
             return 0;
@@ -327,8 +355,19 @@ int main(int argc, char** argv) {
         }
     }
     if (dir == nullptr || scale <= 0) {
-        std::fprintf(stderr, "usage: gen [--scale X] DIR | gen --list\n");
+        std::fprintf(stderr, "usage: gen [--scale X] DIR | gen --list | gen --live N --steady S FILE\n");
         return 64;
+    }
+    if (live != 0) {  // one file: the cost as the heap grows
+        std::string name = "live-" + std::to_string(live);
+        Writer w(name.c_str());
+        live_set(w, live, steady);
+        if (!w.save(dir)) {
+            std::fprintf(stderr, "gen: cannot write %s\n", dir);
+            return 1;
+        }
+        std::printf("%-15s %8llu calls  %s\n", name.c_str(), static_cast<unsigned long long>(w.ops()), dir);
+        return 0;
     }
     mkdir(dir, 0755);
     for (const auto& wl : WORKLOADS) {

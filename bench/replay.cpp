@@ -45,6 +45,7 @@
 
 #ifdef HM_REPLAY_STAGES
 #include "hmalloc_api.h"
+#include "mmap_double.h"
 #include "sbrk_double.h"
 #endif
 
@@ -66,6 +67,7 @@ struct Options {
     bool info = false;
     bool count_os_calls = false;
     bool no_check = false;
+    std::uint64_t measure_from = 0;  // 0: the rate is over the whole run; else from this operation on
 };
 
 [[noreturn]] void usage(int status) {
@@ -86,6 +88,9 @@ struct Options {
         "                   is left) until the run has lasted S seconds: steadier rates\n"
         "  --count-os-calls count mmap/munmap/mremap/madvise/mprotect/brk (system\n"
         "                   allocators; a stage's sbrk calls are always counted)\n"
+        "  --measure-from K also report the rate from operation K on (steady_*: the\n"
+        "                   calls after a trace has built its live set); under callgrind,\n"
+        "                   --zero-before=hm_steady_begin counts only those calls\n"
         "  --kv             print key=value lines (for bench/run.py)\n"
         "\n"
         "Exit status: 0 replayed (or over cap), 2 bad trace, 3 a block was corrupted\n"
@@ -321,6 +326,9 @@ constinit std::uint64_t emulated_calloc = 0, emulated_realloc = 0, emulated_alig
 // is done here with what it has, so it is counted as the call's cost.
 extern "C" {
 __attribute__((noinline)) void* hm_call_malloc(std::size_t size) { return A.malloc(size); }
+// Called once per pass when the replay reaches --measure-from: callgrind's
+// --zero-before=hm_steady_begin then counts only the calls after it.
+__attribute__((noinline)) void hm_steady_begin() { asm volatile(""); }
 __attribute__((noinline)) void hm_call_free(void* p) { A.free(p); }
 
 __attribute__((noinline)) void* hm_call_calloc(std::size_t count, std::size_t size) {
@@ -449,6 +457,8 @@ struct Result {
     std::uint64_t misaligned = 0;  // malloc/calloc/realloc results aligned less than C promises
     std::uint64_t live = 0, peak_live = 0;
     std::uint64_t instructions = 0;  // 0: no counter
+    std::size_t steady_done = 0;     // calls from --measure-from on, in every pass
+    double steady_seconds = 0;       // and the time they took
 };
 
 constinit Slot* slots = nullptr;
@@ -492,11 +502,15 @@ inline void note_alignment(const void* p, std::uint64_t size, Result* r) {
 // One replay of the first `n` events, until the end or the deadline (0:
 // none). Returns how many events were replayed.
 std::size_t replay_pass(const Trace& t, std::size_t n, double deadline, bool checking, Result& r,
-                        std::uint64_t& live, std::uint64_t& peak) {
+                        std::uint64_t& live, std::uint64_t& peak, std::size_t mark_at, double* mark_time) {
     const Event* ev = t.events;
     std::size_t i = 0;
     for (; i < n; ++i) {
         if ((i & 255) == 0 && deadline != 0 && now_seconds() > deadline) break;
+        if (i == mark_at) {
+            hm_steady_begin();
+            *mark_time = now_seconds();
+        }
         const Event& e = ev[i];
         Slot& s = slots[e.id];
         switch (e.op) {
@@ -608,7 +622,11 @@ std::size_t free_all(const Trace& t, bool checking, std::uint64_t& live) {
 // The sbrk double's counters after the first pass: calls to the OS are
 // reported for one replay of the trace, as they are for the system allocators.
 constinit sbrk_double_stats first_pass_os = {};
-void note_first_pass() { first_pass_os = sbrk_double_get_stats(); }
+constinit mmap_double_stats first_pass_mmap = {};
+void note_first_pass() {
+    first_pass_os = sbrk_double_get_stats();
+    first_pass_mmap = mmap_double_get_stats();
+}
 #else
 void note_first_pass() {}
 #endif
@@ -629,8 +647,14 @@ Result replay(const Trace& t, const Options& o) {
     double start = now_seconds();
     if (o.cap_seconds > 0) deadline = start + o.cap_seconds;
     std::size_t last = 0;
+    std::size_t mark_at = o.measure_from != 0 ? static_cast<std::size_t>(o.measure_from) : SIZE_MAX;
     for (;;) {
-        last = replay_pass(t, n, deadline, checking, r, live, peak);
+        double mark_time = 0;
+        last = replay_pass(t, n, deadline, checking, r, live, peak, mark_at, &mark_time);
+        if (last > mark_at) {
+            r.steady_done += last - mark_at;
+            r.steady_seconds += now_seconds() - mark_time;
+        }
         r.done += last;
         if (r.passes == 0) note_first_pass();
         if (last < t.count) {
@@ -682,6 +706,8 @@ struct OsFigures {
     bool stage = false;
     unsigned long calls = 0, grows = 0, shrinks = 0, queries = 0, refused = 0;
     std::size_t footprint_peak = 0, footprint_end = 0;
+    unsigned long mmap_calls = 0;  // a stage's own mmap, munmap and mremap calls (the mmap double), first pass
+    std::size_t mmap_peak = 0;     // the most bytes its mappings held at once
 };
 
 void print_result(const Options& o, const Trace& t, const Result& r, const OsFigures& os,
@@ -704,6 +730,12 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
                     "\nemulated_aligned=%" PRIu64 "\n",
                     r.misaligned, emulated_calloc, emulated_realloc, emulated_aligned);
         if (r.instructions != 0) std::printf("instructions=%" PRIu64 "\n", r.instructions);
+        if (o.measure_from != 0)
+            std::printf("steady_from=%" PRIu64 "\nsteady_ops=%zu\nsteady_seconds=%.6f\nsteady_per_sec=%.1f\n",
+                        o.measure_from, r.steady_done, r.steady_seconds,
+                        r.steady_seconds > 0 ? static_cast<double>(r.steady_done) / r.steady_seconds : 0.0);
+        if (os.stage)
+            std::printf("mmap_calls=%lu\nmmap_peak=%zu\n", os.mmap_calls, os.mmap_peak);
         std::fflush(stdout);
         return;
     }
@@ -722,6 +754,9 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
                     os.footprint_end);
         std::printf("  calls to the OS %lu sbrk calls: %lu grow, %lu shrink, %lu ask where the break is%s\n",
                     os.calls, os.grows, os.shrinks, os.queries, r.passes > 1 ? " (in the first pass)" : "");
+        if (os.mmap_calls != 0)
+            std::printf("                  %lu mmap, munmap and mremap calls; mappings peaked at %zu bytes\n",
+                        os.mmap_calls, os.mmap_peak);
     } else {
         std::printf("  heap from OS    peak %zu bytes resident (VmHWM over the start%s)\n", rss_peak,
                     peak_reset ? "" : "; the peak could not be reset, so it may be high");
@@ -738,6 +773,10 @@ void print_result(const Options& o, const Trace& t, const Result& r, const OsFig
         std::printf("  note            done with the calls the stage has: %" PRIu64 " calloc (malloc + memset), %" PRIu64
                     " realloc (malloc + copy + free), %" PRIu64 " memalign family (malloc of size + alignment - 1)\n",
                     emulated_calloc, emulated_realloc, emulated_aligned);
+    if (o.measure_from != 0)
+        std::printf("  steady          %zu operations from operation %" PRIu64 " on, in %.3f s: %.0f per second\n",
+                    r.steady_done, o.measure_from, r.steady_seconds,
+                    r.steady_seconds > 0 ? static_cast<double>(r.steady_done) / r.steady_seconds : 0.0);
     if (r.instructions != 0)
         std::printf("  instructions    %.0f per operation (CPU counter, whole loop)\n",
                     static_cast<double>(r.instructions) / static_cast<double>(r.done ? r.done : 1));
@@ -768,6 +807,8 @@ Options parse(int argc, char** argv) {
             o.kv = true;
         } else if (std::strcmp(a, "--info") == 0) {
             o.info = true;
+        } else if (std::strcmp(a, "--measure-from") == 0) {
+            o.measure_from = std::strtoull(value(), nullptr, 10);
         } else if (std::strcmp(a, "--count-os-calls") == 0) {
             o.count_os_calls = true;
         } else if (std::strcmp(a, "--no-check") == 0) {
@@ -900,6 +941,8 @@ int main(int argc, char** argv) {
 #ifdef HM_REPLAY_STAGES
     char* heap_start = sbrk_double_break();
     sbrk_double_reset_stats();
+    mmap_double_reset_stats();
+    std::size_t mapped_start = mmap_double_get_stats().live_bytes;
 #endif
     bool peak_reset = hm::bench::reset_peak();
     hm::bench::Resident base = hm::bench::read_resident();
@@ -915,7 +958,12 @@ int main(int argc, char** argv) {
     os.queries = st.queries;
     os.refused = st.refused;
     std::size_t start_height = static_cast<std::size_t>(heap_start - sbrk_double_region());
-    os.footprint_peak = st.peak - start_height;
+    // A stage that maps large blocks (09 on) holds those too: the footprint is
+    // the break's peak plus the mappings' peak (an upper bound when the two
+    // peaks did not come at once).
+    os.mmap_calls = first_pass_mmap.maps + first_pass_mmap.unmaps + first_pass_mmap.remaps;
+    os.mmap_peak = mmap_double_get_stats().peak_bytes - mapped_start;
+    os.footprint_peak = st.peak - start_height + os.mmap_peak;
     os.footprint_end = static_cast<std::size_t>(sbrk_double_break() - heap_start);
 #endif
     print_result(o, t, r, os, base, end, peak_reset);

@@ -12,6 +12,11 @@ names, preloaded), in interleaved repetitions, and writes:
   bench/results/memory.svg
   bench/results/os-calls.svg
   bench/results/instructions.svg
+  bench/results/growth.svg         the cost per call as the heap grows: 1,000,
+                                   10,000 and 100,000 live blocks
+  bench/results/memory-resident.svg  memory efficiency measured the same way
+                                   (resident memory) for the stages that can
+                                   be preloaded and the peers
   bench/results/heapmap-NN.svg     every stage's heap after the demo workload
 
 Numbers are reported, never asserted: a slow allocator is a result, a run
@@ -63,11 +68,12 @@ class Alloc:
 
 
 class Workload:
-    def __init__(self, name, kind, what, path=None):
+    def __init__(self, name, kind, what, path=None, live=0):
         self.name = name
-        self.kind = kind  # "synthetic", "trace", "threads"
+        self.kind = kind  # "synthetic", "trace", "threads", "growth"
         self.what = what
         self.path = path
+        self.live = live  # growth: the live blocks built before the measured calls
 
 
 def stage_dirs():
@@ -149,6 +155,8 @@ def run(cmd, timeout, env=None):
 
 
 def command(w, a, cap_seconds, messages, extra=(), min_seconds=0):
+    if w.kind == "growth":
+        extra = (*extra, "--measure-from", str(w.live))
     if w.kind == "threads":
         target = a.lib if a.kind == "stage" else a.name
         return [THREADS, "--system", target, "--kv", "--messages", str(messages),
@@ -171,8 +179,10 @@ def num(kv, key, default=None):
 
 # ---- instruction counts --------------------------------------------------------------
 
-def callgrind(w, a, ops, peers, workdir):
-    """The allocator's own instructions (callgrind, inside hm_call_*) over the first `ops` calls."""
+def callgrind(w, a, ops, peers, workdir, measure_from=0):
+    """The allocator's own instructions (callgrind, inside hm_call_*) over the first `ops` calls, or
+    with measure_from, over the `ops` calls after the first measure_from (the counters are zeroed
+    when the replay reaches that call: --zero-before=hm_steady_begin)."""
     out = os.path.join(workdir, f"cg.{w.name}.{a.name}")
     env = dict(os.environ)
     if a.kind == "stage":
@@ -185,8 +195,10 @@ def callgrind(w, a, ops, peers, workdir):
         env.pop("LD_PRELOAD", None)
         if a.name != "glibc":
             env["LD_PRELOAD"] = peers[a.name]
-    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--toggle-collect=hm_call_*",
-           *target, "--kv", "--cap-ops", str(ops), w.path]
+    zero = ["--zero-before=hm_steady_begin"] if measure_from else []
+    steady = ["--measure-from", str(measure_from)] if measure_from else []
+    cmd = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", "--toggle-collect=hm_call_*", *zero,
+           *target, "--kv", *steady, "--cap-ops", str(measure_from + ops), w.path]
     kv = run(cmd, timeout=600, env=env)
     total = None
     try:
@@ -198,7 +210,9 @@ def callgrind(w, a, ops, peers, workdir):
     except (OSError, ValueError, IndexError):
         pass
     done = num(kv, "ops_done")
-    if kv["status"] not in ("ok", "over_cap") or total is None or not done:
+    if measure_from and done is not None:
+        done -= measure_from
+    if kv["status"] not in ("ok", "over_cap") or total is None or not done or done <= 0:
         return None
     return total / done
 
@@ -326,6 +340,8 @@ def main():
     ap.add_argument("--reps", type=int, help="timed repetitions (default 3; --quick 1)")
     ap.add_argument("--cap-seconds", type=float, help="a run stops after this long (default 2; --quick 0.5)")
     ap.add_argument("--instr-ops", type=int, default=5000, help="calls counted by callgrind per run (default 5000)")
+    ap.add_argument("--growth-ops", type=int, default=2000, help="calls counted by callgrind per size of the growth "
+                    "figure, after the live set is built (default 2000)")
     ap.add_argument("--no-instructions", action="store_true", help="skip the instruction counts")
     ap.add_argument("--no-install", action="store_true", help="never apt-get the peers")
     ap.add_argument("--only", help="comma-separated workloads to run")
@@ -407,8 +423,27 @@ def main():
             m = re.search(r"operations\s+(\d+)", info)
             trace_ops[w.name] = int(m.group(1)) if m else 0
 
+    # The cost as the heap grows: N live blocks built, then `steady` calls
+    # that keep N live, measured from call N on (bench/gen.cpp, live_set).
+    growth = []
+    if not args.only or "growth" in args.only.split(","):
+        sizes = (1000,) if args.quick else (1000, 10000, 100000)
+        steady = 20000 if args.quick else 200000
+        growth_dir = os.path.join(tracedir, "growth-quick" if args.quick else "growth")
+        os.makedirs(growth_dir, exist_ok=True)
+        for n in sizes:
+            p = os.path.join(growth_dir, f"live-{n}.hmt")
+            r = subprocess.run([os.path.join(TOOLS, "gen"), "--live", str(n), "--steady", str(steady), p],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                sys.exit("bench: gen --live failed: " + r.stderr)
+            growth.append(Workload(f"live-{n // 1000}k", "growth",
+                                   f"{n:,} small blocks live, then {steady:,} calls (free a random one, "
+                                   "allocate one) measured", p, n))
+            trace_ops[growth[-1].name] = n + steady
+
     log("allocators: " + ", ".join(a.label for a in allocs) + (f" (missing: {', '.join(missing)})" if missing else ""))
-    log("workloads:  " + ", ".join(w.name for w in workloads))
+    log("workloads:  " + ", ".join(w.name for w in workloads + growth))
 
     # ---- timed runs: every repetition runs every workload on every allocator,
     # in a different order each time; a run that ends over cap or fails is not
@@ -417,7 +452,7 @@ def main():
     stopped = set()
     for rep in range(reps):
         log(f"\nrepetition {rep + 1} of {reps}")
-        for w in workloads:
+        for w in workloads + growth:
             order = [a for a in allocs if applies(w, a)]
             k = rep % len(order)
             order = order[k:] + order[:k]
@@ -430,7 +465,8 @@ def main():
                 results.setdefault(key, []).append(kv)
                 if kv["status"] != "ok":
                     stopped.add(key)
-                parts.append(f"{a.label} {si(num(kv, 'ops_per_sec'))}/s" if kv["status"] == "ok"
+                rate = num(kv, "steady_per_sec" if w.kind == "growth" else "ops_per_sec")
+                parts.append(f"{a.label} {si(rate)}/s" if kv["status"] == "ok"
                              else f"{a.label} {kv['status'].replace('_', ' ')}")
             log(f"  {w.name:15s} " + "  ".join(parts))
 
@@ -445,6 +481,29 @@ def main():
         for f in concurrent.futures.as_completed(futures):
             w, a = futures[f]
             os_counts[(w.name, a.name)] = f.result()
+
+    # ---- memory efficiency measured the same way for everyone: the stages
+    # that define malloc, preloaded as the process's malloc, replayed through
+    # the standard names like the peers, so their footprint is resident
+    # memory too (VmHWM) and not the sbrk double's count.
+    resident = {}  # (workload, stage) -> kv of a run through the standard names
+    preloadable = [a for a in allocs if a.kind == "stage" and a.standard_names]
+    if args.quick:
+        preloadable = preloadable[-1:]  # a smoke test of the measure: the last stage only
+    if preloadable:
+        log("\nmemory of the preloadable stages as resident memory (" + ", ".join(a.label for a in preloadable) +
+            " as the process's malloc), one run each")
+        for w in workloads:
+            if w.kind == "threads":
+                continue
+            parts = []
+            for a in preloadable:
+                as_system = Alloc(a.lib, "system", a.label, a.lib, True)
+                kv = run(command(w, as_system, cap, messages), timeout=cap * 5 + 60)
+                resident[(w.name, a.name)] = kv
+                e = efficiency(kv) if kv["status"] in ("ok", "over_cap") else None
+                parts.append(f"{a.label} " + (f"{100 * e:.0f}%" if e is not None else kv["status"]))
+            log(f"  {w.name:15s} " + "  ".join(parts))
 
     # ---- instructions per call.
     instr = {}
@@ -472,6 +531,19 @@ def main():
                 for f in concurrent.futures.as_completed(futures):
                     w, a = futures[f]
                     instr[(w.name, a.name)] = f.result()
+            # The growth figure: the calls after the live set is built, only
+            # where the timed run got that far within the cap (building a large
+            # live set on a stage that walks its heap takes minutes under valgrind).
+            jobs = [(w, a) for w in growth for a in allocs
+                    if num((results.get((w.name, a.name)) or [{}])[0], "steady_ops", 0) > 0]
+            log(f"counting instructions with callgrind for the growth figure: {args.growth_ops} calls after the "
+                f"live set is built, {len(jobs)} runs, two at a time")
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                futures = {pool.submit(callgrind, w, a, args.growth_ops, peers, workdir, w.live): (w, a)
+                           for w, a in jobs}
+                for f in concurrent.futures.as_completed(futures):
+                    w, a = futures[f]
+                    instr[(w.name, a.name)] = f.result()
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             instr_how = "not measured: no CPU counter and no valgrind"
@@ -488,7 +560,7 @@ def main():
 
     elapsed = time.time() - started
     report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr, instr_how, glibc, missing,
-           trace_ops, elapsed, messages)
+           trace_ops, elapsed, messages, growth, resident)
 
 
 # ---- the report -------------------------------------------------------------------------
@@ -546,8 +618,138 @@ def os_calls_of(s, counted):
     return None, None
 
 
+def growth_rate(kv):
+    """Calls per second after the live set was built (None if the run never got there)."""
+    if kv is None or num(kv, "steady_ops", 0) <= 0:
+        return None
+    return num(kv, "steady_per_sec")
+
+
+def growth_ratio(results, w, a, glibc):
+    """As speed_ratio, for the growth figure: the rate of the measured calls, in the same repetition."""
+    mine = results.get((w.name, a.name), [])
+    base = results.get((w.name, glibc.name), [])
+    ratios = [growth_rate(m) / growth_rate(b) for m, b in zip(mine, base)
+              if m["status"] == "ok" and b["status"] == "ok" and growth_rate(m) and growth_rate(b)]
+    return statistics.median(ratios) if ratios else None
+
+
+def growth_status(w, kv):
+    """How far an over-cap run got: building the live set, or into the measured calls."""
+    done = int(num(kv, "ops_done", 0))
+    if num(kv, "steady_ops", 0) <= 0:
+        return f"over cap (built {min(done, w.live):,} of {w.live:,})"
+    total = num(kv, "ops", 0) - w.live
+    return f"over cap ({math.floor(100 * (done - w.live) / max(total, 1))}% of the calls)"
+
+
+def line_labels(labels):
+    """SVG text for the labels at the ends of lines: [(x, y, text, colour)]. Lines that end at
+    the same point share one label ("05, 06, 07"); labels at one x are kept 10 px apart."""
+    groups = []
+    for x, y, text, colour in labels:
+        for g in groups:
+            if abs(g[0] - x) < 1 and abs(g[1] - y) < 2:
+                g[2].append(text)
+                break
+        else:
+            groups.append([x, y, [text], colour])
+    out, last = [], {}
+    for x, y, texts, colour in sorted(groups, key=lambda g: (round(g[0]), g[1])):
+        key = round(x)
+        if key in last and y < last[key] + 10:
+            y = last[key] + 10
+        last[key] = y
+        out.append(f'<text x="{x + 5:.1f}" y="{y:.1f}" font-size="10" fill="{colour}">{esc(", ".join(texts))}</text>')
+    return out
+
+
+def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
+    """Line charts side by side, one line per allocator, x: live blocks (log), y: log.
+    panels: [(heading, value_fn(w, a) -> number or None, unit text)]; notes: a -> text for the legend."""
+    pw, ph, left, top, gap = 330, 250, 70, 84, 70
+    width = left + len(panels) * (pw + gap) + 170
+    height = top + ph + 60 + 16 * len(allocs)
+    palette = {"glibc": "#000000", "jemalloc": "#1b9e77", "mimalloc": "#2166ac", "tcmalloc": "#7570b3"}
+    stages = [a for a in allocs if a.kind == "stage"]
+
+    def colour(a):
+        if a.name in palette:
+            return palette[a.name]
+        k = stages.index(a) / max(len(stages) - 1, 1)
+        return mix("#f4a582", "#67001f", k)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">',
+           f'<rect width="{width}" height="{height}" fill="#fff"/>',
+           f'<text x="{left}" y="26" font-size="17" font-weight="bold">{esc(title)}</text>']
+    lines, line = [], ""
+    for word in subtitle.split():
+        if line and len(line) + 1 + len(word) > (width - left - 20) / 6.5:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    for k, text in enumerate(lines[:3]):
+        out.append(f'<text x="{left}" y="{46 + 15 * k}" font-size="12" fill="#333">{esc(text)}</text>')
+    xs = [math.log10(w.live) for w in growth]
+    x_lo, x_hi = min(xs) - 0.15, max(xs) + 0.15
+    for p, (heading, value_fn, unit) in enumerate(panels):
+        x0 = left + p * (pw + gap)
+        values = [value_fn(w, a) for w in growth for a in allocs]
+        values = [v for v in values if v]
+        if not values:
+            continue
+        y_lo = math.floor(math.log10(min(values)))
+        y_hi = math.ceil(math.log10(max(values)))
+        if y_hi == y_lo:
+            y_hi += 1
+
+        def X(v):
+            return x0 + (math.log10(v) - x_lo) / (x_hi - x_lo) * pw
+
+        def Y(v):
+            return top + ph - (math.log10(v) - y_lo) / (y_hi - y_lo) * ph
+
+        out.append(f'<rect x="{x0}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+        out.append(f'<text x="{x0}" y="{top - 8}" font-size="13" font-weight="bold">{esc(heading)}</text>')
+        for e in range(y_lo, y_hi + 1):
+            y = Y(10 ** e)
+            out.append(f'<line x1="{x0}" y1="{y:.1f}" x2="{x0 + pw}" y2="{y:.1f}" stroke="#eee"/>')
+            out.append(f'<text x="{x0 - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{si(10 ** e)}</text>')
+        for w in growth:
+            x = X(w.live)
+            out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">'
+                       f'{w.live:,}</text>')
+        out.append(f'<text x="{x0 + pw / 2}" y="{top + ph + 32}" font-size="11" text-anchor="middle">'
+                   f'live blocks ({esc(unit)})</text>')
+        labels = []
+        for a in allocs:
+            pts = [(X(w.live), Y(v)) for w in growth for v in [value_fn(w, a)] if v]
+            if not pts:
+                continue
+            c = colour(a)
+            dash = ' stroke-dasharray="5,3"' if a.kind == "stage" else ""
+            out.append(f'<polyline fill="none" stroke="{c}" stroke-width="2"{dash} points="' +
+                       " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
+            for x, y in pts:
+                out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{c}"/>')
+            labels.append((pts[-1][0], pts[-1][1] + 4, a.label, c))
+        out.extend(line_labels(labels))
+    ly = top + ph + 56
+    for k, a in enumerate(allocs):
+        x, y = left, ly + k * 16
+        out.append(f'<line x1="{x}" y1="{y - 4}" x2="{x + 18}" y2="{y - 4}" stroke="{colour(a)}" stroke-width="2"'
+                   + (' stroke-dasharray="5,3"' if a.kind == "stage" else "") + '/>')
+        out.append(f'<text x="{x + 24}" y="{y}" font-size="11">{esc(a.label + notes(a))}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr, instr_how, glibc, missing,
-           trace_ops, elapsed, messages):
+           trace_ops, elapsed, messages, growth, resident):
     cols = allocs
     md = []
     cpu = "?"
@@ -576,7 +778,7 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
     md.append("## Workloads\n")
     md.append("| workload | what | calls |")
     md.append("|---|---|---:|")
-    for w in workloads:
+    for w in workloads + growth:
         ops = trace_ops.get(w.name)
         md.append(f"| {w.name} | {w.what} | {ops if ops is not None else 2.5 * messages:,.0f} |")
     md.append("")
@@ -629,6 +831,35 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
           "figures for the part replayed. The threads workload has no live-byte count.",
           mem_cell)
 
+    # Memory, resident for everyone.
+    res_cols = [a for a in cols if (a.kind == "stage" and a.standard_names) or a.kind == "system"]
+
+    def resident_kv(w, a):
+        return resident.get((w.name, a.name)) if a.kind == "stage" else summary_of(results, (w.name, a.name))
+
+    def res_cell(w, a):
+        s = resident_kv(w, a)
+        if s is None:
+            return "n/a"
+        if s["status"] not in ("ok", "over_cap"):
+            return status_text(s, trace_ops.get(w.name))
+        e = efficiency(s)
+        return "n/a" if e is None else f"{100 * e:.0f}%" + ("*" if s["status"] == "over_cap" else "")
+
+    res_rows = [w for w in workloads if w.kind != "threads"]
+    if resident:
+        md.append("## Memory efficiency, resident\n")
+        md.append("The same ratio measured the same way for every column: the stages that define `malloc` are "
+                  "preloaded as the process's malloc and replayed through the standard names, as the peers are, "
+                  "and their footprint is the most memory resident at once (VmHWM), pages and metadata included. "
+                  "The table above counts a stage's heap from the sbrk double (and, from stage 09, its mappings) "
+                  "instead. One run each; `*`: over cap, the part replayed.\n")
+        md.append("| workload | " + " | ".join(a.label for a in res_cols) + " |")
+        md.append("|---|" + "---:|" * len(res_cols))
+        for w in res_rows:
+            md.append(f"| {w.name} | " + " | ".join(res_cell(w, a) for a in res_cols) + " |")
+        md.append("")
+
     # OS calls.
     def os_cell(w, a):
         if not applies(w, a):
@@ -664,6 +895,61 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
         md.append("## Instructions per call\n")
         md.append(f"{instr_how.capitalize()}.\n")
 
+    # The cost as the heap grows.
+    if growth:
+        md.append("## Cost as the heap grows\n")
+        steady = trace_ops[growth[0].name] - growth[0].live
+        md.append(f"Each workload makes N small blocks live (16 bytes to 1 KiB), then makes {steady:,} calls that "
+                  "keep N live: free a random live block, allocate a new one. Only those calls are measured: "
+                  "calls per second from the replay's clock, instructions per call by callgrind (inside the "
+                  f"allocator's calls, over {args.growth_ops} calls after the live set is built). An allocator "
+                  "whose cost does not depend on N draws a flat line in growth.svg. A run that cannot build the "
+                  f"live set, or make the measured calls, within the cap ({cap:g} s) is **over cap**, with how "
+                  "far it got; a rate measured over the part it did is marked `*`.\n")
+
+        def g_speed(w, a):
+            s = summary_of(results, (w.name, a.name))
+            if s is None:
+                return "n/a"
+            rate = growth_rate(s)
+            if s["status"] == "over_cap":
+                return growth_status(w, s) + (f", {si(rate)}/s*" if rate else "")
+            if s["status"] != "ok":
+                return status_text(s, trace_ops.get(w.name))
+            if a is glibc:
+                return f"**{si(rate)}/s**"
+            r = growth_ratio(results, w, a, glibc)
+            return f"{ratio_text(r)} ({si(rate)}/s)" if r is not None else f"{si(rate)}/s"
+
+        table("Cost as the heap grows: calls per second",
+              "The measured calls' rate as a ratio to glibc's in the same repetition (median), and the "
+              "allocator's own rate; the glibc column gives its rate.", g_speed, growth)
+
+        def g_instr(w, a):
+            v = instr.get((w.name, a.name))
+            if v is not None:
+                return si(v)
+            s = summary_of(results, (w.name, a.name))
+            if s is not None and s["status"] == "over_cap" and num(s, "steady_ops", 0) <= 0:
+                return growth_status(w, s)
+            return "n/a"
+
+        if instr:
+            table("Cost as the heap grows: instructions per call",
+                  f"callgrind, inside the allocator's calls, over {args.growth_ops} calls after the live set is "
+                  "built (not counted where the timed run could not build it within the cap).", g_instr, growth)
+
+        def g_mem(w, a):
+            s = summary_of(results, (w.name, a.name))
+            if s is None or s["status"] not in ("ok", "over_cap"):
+                return "n/a" if s is None else status_text(s, trace_ops.get(w.name))
+            e = efficiency(s)
+            return "n/a" if e is None else f"{100 * e:.0f}%" + ("*" if s["status"] == "over_cap" else "")
+
+        table("Cost as the heap grows: memory efficiency",
+              "Beside the speed: peak live bytes over the peak footprint, measured as in the memory table "
+              "(stages: the sbrk double and their mappings; the others: resident memory).", g_mem, growth)
+
     # Details.
     md.append("## Every run\n")
     md.append("Median rate over the repetitions; the other figures from the first repetition. Footprint: sbrk "
@@ -675,7 +961,7 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
     md.append("| workload | allocator | status | calls done | passes | calls/s | peak live | peak footprint | "
               "resident at end | OS calls | emulated | misaligned |")
     md.append("|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    for w in workloads:
+    for w in workloads + growth:
         for a in cols:
             if not applies(w, a):
                 continue
@@ -751,6 +1037,51 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
             "replayed.", rows, labels, mem_svg,
             [(seq_colour(0.1), "10%"), (seq_colour(0.5), "50%"), (seq_colour(0.9), "90%"), (BAD, "failed")])
 
+    if resident:
+        def res_svg(i, j):
+            w, a = res_rows[i], res_cols[j]
+            s = resident_kv(w, a)
+            if s is None:
+                return None
+            if s["status"] not in ("ok", "over_cap"):
+                return (s["status"].split("_")[0][:9], BAD)
+            e = efficiency(s)
+            if e is None:
+                return None
+            return (f"{100 * e:.0f}%" + ("*" if s["status"] == "over_cap" else ""), seq_colour(e))
+
+        heatmap(os.path.join(outdir, "memory-resident.svg"),
+                "Memory efficiency, resident: peak live bytes / peak resident memory",
+                "Every column measured the same way: the stages that define malloc preloaded, like the peers; "
+                "VmHWM over the replay. * over cap: the part replayed.", [w.name for w in res_rows],
+                [a.label for a in res_cols], res_svg,
+                [(seq_colour(0.1), "10%"), (seq_colour(0.5), "50%"), (seq_colour(0.9), "90%"), (BAD, "failed")])
+
+    if growth:
+        def g_note(a):
+            over = []
+            for w in growth:
+                s = summary_of(results, (w.name, a.name))
+                if s is not None and s["status"] == "over_cap":
+                    over.append(f"{w.live // 1000}k: {growth_status(w, s)}")
+            return (" — " + "; ".join(over)) if over else ""
+
+        def g_instr_value(w, a):
+            return instr.get((w.name, a.name))
+
+        def g_rate_value(w, a):
+            s = summary_of(results, (w.name, a.name))
+            return None if s is None or s["status"] not in ("ok", "over_cap") else growth_rate(s)
+
+        panels = []
+        if instr:
+            panels.append(("Instructions per malloc/free", g_instr_value, "callgrind"))
+        panels.append(("Calls per second", g_rate_value, "median rate; over cap: the part done"))
+        growth_svg(os.path.join(outdir, "growth.svg"), "Cost per call as the heap grows",
+                   "N small blocks live, then calls that free a random one and allocate one; only those calls "
+                   f"are measured. Dashed: the stages. Cap {cap:g} s a run: a stage that cannot build the live "
+                   "set in time has no point there (the legend says how far it got).", growth, cols, panels, g_note)
+
     def log_svg(value_fn, top_value):
         def f(i, j):
             w, a = workloads[i], cols[j]
@@ -801,8 +1132,13 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
     start = text.index("## Speed against glibc")
     end = text.index("## Calls to the OS")
     log("\n" + text[start:end])
+    if growth:
+        start = text.index("## Cost as the heap grows: calls per second")
+        end = text.index("## Cost as the heap grows: memory efficiency")
+        log(text[start:end])
     log(f"results: {os.path.relpath(outdir, os.getcwd())}/bench.md, speed.svg, memory.svg, os-calls.svg"
-        + (", instructions.svg" if instr else "") + ", heapmap-NN.svg"
+        + (", instructions.svg" if instr else "") + (", growth.svg" if growth else "")
+        + (", memory-resident.svg" if resident else "") + ", heapmap-NN.svg"
         + f"  ({elapsed / 60:.1f} minutes)")
 
 
