@@ -254,6 +254,19 @@ TEST(mapped, aligned_and_usable_size) {
         hfree(x.p);
         CHECK(!mmap_double_is_mapped(x.p, 1)) << "the aligned large block " << x.p << " is still mapped after free";
     }
+    // One mapping may start at a multiple of 64 KiB by chance (and the next
+    // ones too, when their lengths are multiples of it). Eight whose lengths
+    // differ by a page each cannot all start there: each must make room to
+    // slide its payload up to the alignment.
+    static void* many[8];
+    for (std::size_t i = 0; i < 8; ++i) {
+        std::size_t size = LARGE + (i + 1) * 4096;
+        CHECK_EQ(api.posix_memalign(&many[i], 65536, size), 0);
+        CHECK(aligned(many[i], 65536)) << "posix_memalign(64 KiB, " << size << ") returned " << many[i];
+        CHECK(mmap_double_is_mapped(many[i], size))
+            << "the aligned large block " << many[i] << " (" << size << " bytes) runs past its mapping";
+    }
+    for (void* p : many) hfree(p);
     check_intact(keep);
     check_walk({keep}, true);
 }
