@@ -168,31 +168,21 @@ BlockHeader* grow_heap(std::size_t size) {
 
 // ---- trimming ---------------------------------------------------------------
 
-// Gives part of the free top of the heap back to the OS: the run of free
-// blocks that ends with the last block, as far down as it has no gap
-// (memory that is not ours) in it, once it holds more than TRIM_THRESHOLD
-// bytes. The run becomes one free block, and the break comes down by whole
-// pages, leaving that block at least TOP_PAD bytes. Only while the break
-// still ends at our last block: if someone else has moved it, lowering it
-// would take their memory away.
+// Gives part of the free top of the heap back to the OS: the last block,
+// once it is free and holds more than TRIM_THRESHOLD bytes. The break comes
+// down by whole pages, leaving that block at least TOP_PAD bytes. No walk:
+// coalescing never leaves two free blocks side by side, so the free run at
+// the top is the last block alone. Only while the break still ends at our
+// last block: if someone else has moved it, lowering it would take their
+// memory away.
 void trim_break() {
-    if (heap_last == nullptr || !heap_last->free) return;
-    BlockHeader* run = nullptr;  // first block of the free run at the top
-    BlockHeader* prev = nullptr;
-    for (BlockHeader* b = heap_first; b != nullptr; prev = b, b = b->next) {
-        bool run_goes_on = run != nullptr && b->free && end_of(prev) == reinterpret_cast<char*>(b);
-        if (!run_goes_on) run = b->free ? b : nullptr;
-    }
-    char* top = end_of(heap_last);
-    auto free_bytes = static_cast<std::size_t>(top - static_cast<char*>(payload_of(run)));
-    if (free_bytes <= TRIM_THRESHOLD) return;
-    if (os::current_break() != top) return;
+    BlockHeader* top = heap_last;
+    if (top == nullptr || !top->free || top->size <= TRIM_THRESHOLD) return;
+    if (os::current_break() != end_of(top)) return;
     std::size_t page = os::page_size();
-    std::size_t release = (free_bytes - TOP_PAD) / page * page;
+    std::size_t release = (top->size - TOP_PAD) / page * page;
     if (!os::shrink_break(release)) return;
-    run->size = free_bytes - release;
-    run->next = nullptr;
-    heap_last = run;
+    top->size -= release;
 }
 
 // ---- resizing in place --------------------------------------------------------
