@@ -748,6 +748,118 @@ def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
         f.write("\n".join(out) + "\n")
 
 
+def real_program_ratios(stage):
+    """Wall-time ratios to glibc from the real-program check (tests/real-programs, run by make test),
+    if it has written its table for this stage: {program: ratio or None when over its cap}."""
+    path = os.path.join(ROOT, "build", "tests", f"real-programs-{stage}.md")
+    if not os.path.exists(path):
+        return None, path
+    ratios = {}
+    with open(path) as f:
+        for line in f:
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) != 4 or not cells[3].endswith("x") or cells[0] == "program":
+                continue
+            ratios[cells[0]] = None if cells[3].startswith("over") else float(cells[3][:-1])
+    return ratios, path
+
+
+def targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap):
+    """The targets of Part II for the last stage (issue 7's for the end of its first half, issue 8's for
+    the end of Part II), each with this run's figure and whether it is met: a report, never a test."""
+    stages = [a for a in allocs if a.kind == "stage"]
+    if not stages or glibc is None:
+        return []
+    last = stages[-1]
+    by_name = {a.name: a for a in allocs}
+    md = [f"## Targets for the last stage ({last.label})\n",
+          "What the issues ask of the last stage, with this run's figure. Ratios are measured in this run; a "
+          "target is never a timed test (the machine is shared and noisy).\n",
+          "| target | figure | met |", "|---|---|---|"]
+
+    def row(target, figure, met):
+        md.append(f"| {target} | {figure} | {'yes' if met else ('**no**' if met is not None else 'n/a')} |")
+
+    # No workload over cap.
+    over = []
+    for w in workloads:
+        if not applies(w, last):
+            continue
+        s = summary_of(results, (w.name, last.name))
+        if s is not None and s["status"] != "ok":
+            over.append(f"{w.name} ({status_text(s, trace_ops.get(w.name))})")
+    row(f"no bench workload over cap ({cap:g} s)", ", ".join(over) if over else "every workload finished", not over)
+
+    # Instructions per call.
+    def instr_ratio(wname):
+        mine, base = instr.get((wname, last.name)), instr.get((wname, glibc.name))
+        return (mine, base, mine / base) if mine and base else (mine, base, None)
+
+    mine, base, r = instr_ratio("random-live")
+    row("instructions per call on random-live within 2x glibc's",
+        f"{mine:.0f} against {base:.0f}: {r:.2f}x" if r else "not measured", None if r is None else r <= 2)
+    mine = instr.get(("churn", last.name))
+    peers = ", ".join(f"{n} {instr[('churn', n)]:.0f}" for n in ("glibc", "mimalloc", "jemalloc", "tcmalloc")
+                      if instr.get(("churn", n)))
+    row("at most 25 instructions per call on churn (Part II's end)",
+        f"{mine:.0f} ({peers})" if mine else "not measured", None if not mine else mine <= 25)
+
+    # Memory: resident efficiency against glibc's on every recorded trace.
+    if last.standard_names and resident:
+        worse = []
+        shown = []
+        for w in workloads:
+            if w.kind != "trace":
+                continue
+            s_m, s_g = resident.get((w.name, last.name)), summary_of(results, (w.name, glibc.name))
+            e_m = efficiency(s_m) if s_m and s_m["status"] in ("ok", "over_cap") else None
+            e_g = efficiency(s_g) if s_g and s_g["status"] in ("ok", "over_cap") else None
+            if e_m is None or e_g is None:
+                continue
+            shown.append(f"{w.name} {100 * e_m:.0f}% ({100 * e_g:.0f}%)")
+            if e_m < e_g:
+                worse.append(w.name)
+        row("resident memory efficiency at or above glibc's on every recorded trace (glibc in brackets)",
+            "; ".join(shown) if shown else "not measured", None if not shown else not worse)
+
+    # Speed against glibc.
+    ratios = {}
+    for w in workloads:
+        if applies(w, last):
+            r = speed_ratio(results, w, last, glibc)
+            if r is not None:
+                ratios[w.name] = r
+    if ratios:
+        geo = math.exp(sum(math.log(r) for r in ratios.values()) / len(ratios))
+        slowest = min(ratios, key=ratios.get)
+        row("geometric mean of calls per second at least 1.5x glibc's (Part II's end)",
+            f"{geo:.2f}x over {len(ratios)} workloads", geo >= 1.5)
+        row("no workload slower than glibc (Part II's end)",
+            f"slowest: {slowest} {ratios[slowest]:.2f}x", ratios[slowest] >= 1.0)
+    tc = by_name.get("tcmalloc")
+    if tc is not None and any(w.kind == "threads" for w in workloads):
+        w = next(w for w in workloads if w.kind == "threads")
+        r_m, r_t = speed_ratio(results, w, last, glibc), speed_ratio(results, w, tc, glibc)
+        row("threads ahead of tcmalloc (Part II's end)",
+            f"{r_m:.2f}x glibc against tcmalloc's {r_t:.2f}x" if r_m and r_t else "not measured",
+            None if not (r_m and r_t) else r_m > r_t)
+
+    # Real programs, from the real-program check.
+    real, path = real_program_ratios(last.name)
+    rel = os.path.relpath(path, ROOT)
+    if real:
+        over15 = [f"{n} {'over cap' if r is None else f'{r:.1f}x'}" for n, r in real.items() if r is None or r > 1.5]
+        worst = max((r for r in real.values() if r is not None), default=None)
+        row("every real program within 1.5x glibc's wall time",
+            (f"{len(real)} programs, worst {worst:.1f}x" if worst else f"{len(real)} programs") +
+            (": over 1.5x: " + ", ".join(over15) if over15 else "") + f" (from `{rel}`, written by `make test`)",
+            not over15)
+    else:
+        row("every real program within 1.5x glibc's wall time", f"`{rel}` not found: run `make test` first", None)
+    md.append("")
+    return md
+
+
 def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr, instr_how, glibc, missing,
            trace_ops, elapsed, messages, growth, resident):
     cols = allocs
@@ -949,6 +1061,9 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
         table("Cost as the heap grows: memory efficiency",
               "Beside the speed: peak live bytes over the peak footprint, measured as in the memory table "
               "(stages: the sbrk double and their mappings; the others: resident memory).", g_mem, growth)
+
+    # The targets the issues set for the last stage, with this run's figures.
+    md.extend(targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap))
 
     # Details.
     md.append("## Every run\n")
