@@ -497,45 +497,62 @@ std::size_t scale_for(std::size_t bytes, int rows) {
     return K;
 }
 
+// The bands of one cell, from the bottom: header, live, slack, free, then
+// (empty) gap; the hatched share past the break sits at the top. Every share
+// that is not zero is at least one pixel high (taken from the largest band), so
+// a lone small block in a large cell still shows.
+void bands(const std::array<double, KINDS>& cell, std::size_t K, double y_row, double* y, double* h) {
+    double total = 0;
+    int largest = HEADER;
+    for (int k = 0; k < KINDS; ++k) {
+        h[k] = cell[k] / static_cast<double>(K) * CELL_H;
+        if (k != GAP && k != PAST && cell[k] > 0 && h[k] < 1) h[k] = 1;
+        if (k != GAP && k != PAST && h[k] > h[largest]) largest = k;
+        total += h[k];
+    }
+    if (total > CELL_H) h[largest] = std::max(0.0, h[largest] - (total - CELL_H));
+    double bottom = y_row + CELL_H;
+    for (int k = 0; k < KINDS; ++k) {
+        h[k] = std::round(h[k] * 10) / 10;
+        if (k == PAST) {
+            y[k] = y_row;
+        } else {
+            bottom -= h[k];
+            y[k] = std::round(bottom * 10) / 10;
+        }
+    }
+}
+
 // One path per kind: every cell's band, merged along a row where they line up.
 void draw_cells(std::FILE* f, const Cells& cells, std::size_t K, double top) {
     std::string d[KINDS];
     for (std::size_t row = 0; row * COLS < cells.size(); ++row) {
         double y_row = top + static_cast<double>(row) * (CELL_H + ROW_GAP);
-        for (int k = 0; k < KINDS; ++k) {
-            if (k == GAP) continue;
-            double run_x = 0, run_w = 0, run_y = 0, run_h = 0;
-            auto close_run = [&]() {
-                if (run_w > 0 && run_h > 0.04) {
-                    char buf[96];
-                    std::snprintf(buf, sizeof buf, "M%.1f %.1fh%.1fv%.1fh-%.1fz", run_x, run_y, run_w, run_h, run_w);
-                    d[k] += buf;
-                }
-                run_w = 0;
-            };
-            for (std::size_t c = row * COLS; c < cells.size() && c < (row + 1) * COLS; ++c) {
-                // The bands from the bottom: header, live, slack, free, (gap), past.
-                double below = 0;
-                for (int j = 0; j < k; ++j)
-                    if (j != GAP) below += cells[c][j];
-                double share = cells[c][k] / static_cast<double>(K), under = below / static_cast<double>(K);
-                double h = std::round(share * CELL_H * 10) / 10;
-                double y = std::round((y_row + CELL_H - (under + share) * CELL_H) * 10) / 10;
-                if (k == PAST) {  // the hatched share sits at the top of the cell
-                    y = y_row;
-                }
-                double x = LEFT + static_cast<double>(c - row * COLS) * CELL_W;
-                if (run_w > 0 && h == run_h && y == run_y && std::abs(run_x + run_w - x) < 0.01) {
-                    run_w += CELL_W;
+        double run_x[KINDS] = {}, run_w[KINDS] = {}, run_y[KINDS] = {}, run_h[KINDS] = {};
+        auto close_run = [&](int k) {
+            if (run_w[k] > 0 && run_h[k] > 0.04) {
+                char buf[96];
+                std::snprintf(buf, sizeof buf, "M%.1f %.1fh%.1fv%.1fh-%.1fz", run_x[k], run_y[k], run_w[k], run_h[k], run_w[k]);
+                d[k] += buf;
+            }
+            run_w[k] = 0;
+        };
+        for (std::size_t c = row * COLS; c < cells.size() && c < (row + 1) * COLS; ++c) {
+            double y[KINDS], h[KINDS];
+            bands(cells[c], K, y_row, y, h);
+            double x = LEFT + static_cast<double>(c - row * COLS) * CELL_W;
+            for (int k = 0; k < KINDS; ++k) {
+                if (k == GAP) continue;
+                if (run_w[k] > 0 && h[k] == run_h[k] && y[k] == run_y[k] && std::abs(run_x[k] + run_w[k] - x) < 0.01) {
+                    run_w[k] += CELL_W;
                 } else {
-                    close_run();
-                    if (h > 0) run_x = x, run_y = y, run_h = h, run_w = CELL_W;
+                    close_run(k);
+                    if (h[k] > 0) run_x[k] = x, run_y[k] = y[k], run_h[k] = h[k], run_w[k] = CELL_W;
                 }
             }
-            close_run();
         }
+        for (int k = 0; k < KINDS; ++k) close_run(k);
     }
-    (void)K;
     for (int k = 0; k < KINDS; ++k)
         if (!d[k].empty()) std::fprintf(f, "<path fill=\"%s\" d=\"%s\"/>\n", KIND_COLOUR[k], d[k].c_str());
 }
@@ -810,7 +827,7 @@ int main(int argc, char** argv) {
         char buf[400];
         std::snprintf(buf, sizeof buf,
                       "Summarised: one cell is %s of the break heap (%s a row), filled from the bottom with the share of its "
-                      "bytes that is",
+                      "bytes that is (a share, however small, shows at least 1 pixel high)",
                       human(K).c_str(), human(K * COLS).c_str());
         text(p, 12, buf, "#333");
     }
