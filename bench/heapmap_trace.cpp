@@ -391,7 +391,8 @@ struct Snapshot {
     std::vector<Block> heap, mapped;
     std::size_t total[KINDS] = {};  // the heap's bytes of each kind (up to the break)
     std::size_t mapped_total[KINDS] = {};
-    std::size_t mapped_bytes = 0;
+    std::size_t mapped_bytes = 0;  // the mapped blocks' mappings
+    std::size_t own_mapped = 0;    // what else the stage has mapped: its own tables (stage 11's map of starts)
     int used_blocks = 0, free_blocks = 0;
 };
 
@@ -470,6 +471,8 @@ Snapshot take(const std::vector<Slot>& slots, std::size_t calls) {
             s.mapped_total[SLACK] += b.size - b.live;
         }
     }
+    std::size_t all_mapped = s.mm.live_bytes > mapped_start ? s.mm.live_bytes - mapped_start : 0;
+    s.own_mapped = all_mapped > s.mapped_bytes ? all_mapped - s.mapped_bytes : 0;
     return s;
 }
 
@@ -604,12 +607,15 @@ std::string os_calls(const Snapshot& s) {
 }
 
 std::string live_line(const Snapshot& s) {
-    std::size_t footprint = s.brk + s.mapped_bytes;
+    std::size_t footprint = s.brk + s.mapped_bytes + s.own_mapped;
+    char own[80] = "";
+    if (s.own_mapped != 0)
+        std::snprintf(own, sizeof own, " + %s the stage mapped for its own tables", commas(s.own_mapped).c_str());
     char buf[400];
     std::snprintf(buf, sizeof buf,
-                  "live %s bytes in %s blocks; footprint %s bytes (break heap %s + mapped %s): live is %.1f%% of it",
+                  "live %s bytes in %s blocks; footprint %s bytes (break heap %s + mapped blocks %s%s): live is %.1f%% of it",
                   commas(s.live_bytes).c_str(), commas(s.live_blocks).c_str(), commas(footprint).c_str(),
-                  commas(s.brk).c_str(), commas(s.mapped_bytes).c_str(),
+                  commas(s.brk).c_str(), commas(s.mapped_bytes).c_str(), own,
                   footprint ? 100.0 * static_cast<double>(s.live_bytes) / static_cast<double>(footprint) : 0.0);
     return buf;
 }
