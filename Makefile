@@ -8,6 +8,7 @@
 #   make diffstat             the size of every step
 #   make matrix               the test-by-stage table (README.md shows it)
 #   make stage=N run CMD=...  a command with stage N as its malloc
+#   make stage=N heapmap [CMD=...]  the heap after the demo (or after a real command), as SVG
 #   make check LIB=x.so [PREFIX=os_]  the one suite against any allocator, and its profile
 #
 # Builds print one line per library or program; V=1 prints the full commands.
@@ -44,7 +45,7 @@ SEL_LIBS  := $(foreach n,$(SEL_NUMS),build/$(n)/libhmalloc.so)
 needs_stage = $(if $(filter $(1),$(MAKECMDGOALS)),$(if $(filter undefined,$(origin stage)),$(error usage: $(2))))
 $(call needs_stage,diff,make diff stage=N)
 $(call needs_stage,run,make stage=N run CMD='command')
-$(call needs_stage,heapmap,make stage=N heapmap (or make heapmaps for every stage))
+$(call needs_stage,heapmap,make stage=N heapmap [CMD='command'] (or make heapmaps for every stage))
 ifneq ($(filter run,$(MAKECMDGOALS)),)
   ifeq ($(strip $(value CMD)),)
     $(error usage: make stage=N run CMD='command')

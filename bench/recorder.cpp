@@ -28,7 +28,10 @@
 //  - The buffer (256 KiB) is flushed when full and at exit. A process that
 //    ends without exit() (_exit, a signal), or replaces itself with another
 //    program (exec), loses its last buffer; its trace then has no END
-//    record, which the replayer reports.
+//    record, which the replayer reports. With HM_TRACE_SYNC=1 in the
+//    environment every call is written at once (one write(2) a call, slower):
+//    a process killed by a signal (git when `head` stops reading its pipe)
+//    then loses nothing but its END record (`make heapmap CMD=...` sets it).
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -62,6 +65,7 @@ enum State : int { UNINIT, ON, OFF };
 
 constexpr std::size_t BUFFER_BYTES = 256 * 1024;
 constexpr std::size_t PATH_BYTES = 4096;
+constinit bool sync_writes = false;  // HM_TRACE_SYNC=1: flush after every call
 
 // One live block: where it is, its id and its size (for a forked child's
 // first records), and its alignment if it came from the memalign family.
@@ -145,6 +149,7 @@ void emit(Op op, std::uint64_t a = 0, std::uint64_t b = 0, std::uint64_t c = 0, 
     }
     buffered += put_record(buffer + buffered, op, a, b, c, d, numbers_of(op));
     if (op != OP_END && op != OP_THREAD) ++records;
+    if (sync_writes) flush();
 }
 
 // ---- the address-to-id table ------------------------------------------------------
@@ -364,6 +369,7 @@ __attribute__((constructor)) void start_recording(int argc, char** argv, char** 
     const char* pattern = nullptr;
     for (char** e = envp; e != nullptr && *e != nullptr; ++e)
         if (std::strncmp(*e, "HM_TRACE=", 9) == 0) pattern = *e + 9;
+        else if (std::strcmp(*e, "HM_TRACE_SYNC=1") == 0) sync_writes = true;
     if (pattern == nullptr || *pattern == '\0' || std::strlen(pattern) >= PATH_BYTES) {
         state.store(OFF, std::memory_order_release);
         return;

@@ -36,7 +36,7 @@ $(SUITE): $(SUITE_OBJS)
 # pictures with bench/heapmap, on every stage, so a test run builds them all
 # (a few seconds) whichever stages it tests.
 test: $(foreach n,$(ALL_NUMS),build/$(n)/libhmalloc.so) $(SUITE) build/tests/atfork-first build/tests/stress build/tools/demo \
-      build/bench/heapmap build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so \
+      build/bench/heapmap build/bench/heapmap-trace build/bench/replay build/bench/replay-system build/bench/gen build/bench/broken.so \
       build/bench/recorder.so
 	CC="$(CC)" tests/run $(SEL_NUMS)
 
