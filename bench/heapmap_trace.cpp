@@ -824,7 +824,7 @@ int main(int argc, char** argv) {
     {
         char buf[400];
         std::snprintf(buf, sizeof buf, "trace of %s: %s calls (%s); live bytes peak at %s after call %s",
-                      t.program, commas(n).c_str(), t.has_end ? "complete" : "no END record: the process was killed or exec'd",
+                      t.program, commas(n).c_str(), t.has_end ? "the process exited normally" : "no END record: the process was killed or exec'd",
                       commas(t.peak_live).c_str(), commas(t.peak_after).c_str());
         text(p, 12, buf, "#333");
     }
