@@ -3,14 +3,17 @@
 //
 // A request of up to classes::SMALL_MAX bytes is served from a page of
 // blocks of its size class (pages.cpp), with no header; every call asks the
-// pages first whether a pointer is theirs. Larger requests keep stage 12's
-// break heap and stage 09's mappings.
+// pages first whether a pointer is theirs. Larger requests keep stage 13's
+// segregated fits on the break heap and stage 09's mappings.
 #include "heap.hpp"
 
+#include <bit>
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
+#include "bins.hpp"
 #include "classes.hpp"
 #include "mapped.hpp"
 #include "os.hpp"
@@ -26,7 +29,12 @@ namespace {
 constinit Block* first_region = nullptr;  // prologue of the lowest region; null until the first block
 constinit Block* last_region = nullptr;   // prologue of the highest region; the heap grows there
 constinit char* region_end = nullptr;     // the end of the last region: the break, unless someone moved it
-constinit Block* free_head = nullptr;     // the free list: the block freed last first
+// The bins: each a doubly linked list of free blocks. An exact bin's list has
+// the block freed last first; a range bin's is sorted, smallest first, and
+// among blocks of one size the one freed last comes first.
+constinit Block* bin_head[bins::COUNT] = {};
+// Bit i of the bitmap (word i / 64, bit i % 64) is set exactly when bin i is not empty.
+constinit std::uint64_t nonempty[bins::WORDS] = {};
 
 void* out_of_memory() {
     errno = ENOMEM;
@@ -73,24 +81,60 @@ void make_free(Block* b, std::size_t size) {
     next_block(b)->tag &= ~PREV_USED;
 }
 
-// ---- the free list ----------------------------------------------------------------
+// ---- the bins ----------------------------------------------------------------------
 
-// Puts a free block at the head of the list: it is the first one reused.
-void push_free(Block* b) {
-    FreeLinks* l = links_of(b);
-    l->next = free_head;
-    l->prev = nullptr;
-    if (free_head != nullptr) links_of(free_head)->prev = b;
-    free_head = b;
+void mark_nonempty(std::size_t bin) { nonempty[bin / bins::WORD_BITS] |= std::uint64_t{1} << (bin % bins::WORD_BITS); }
+void mark_empty(std::size_t bin) { nonempty[bin / bins::WORD_BITS] &= ~(std::uint64_t{1} << (bin % bins::WORD_BITS)); }
+
+// The first non-empty bin at or above `bin`, or bins::COUNT if there is none:
+// a count-trailing-zeros on each of the bitmap's two words at most, never a
+// look at an empty bin.
+std::size_t next_nonempty(std::size_t bin) {
+    for (std::size_t word = bin / bins::WORD_BITS; word < bins::WORDS; ++word) {
+        std::uint64_t bits = nonempty[word];
+        if (word == bin / bins::WORD_BITS) bits &= ~std::uint64_t{0} << (bin % bins::WORD_BITS);
+        if (bits != 0) return word * bins::WORD_BITS + static_cast<std::size_t>(std::countr_zero(bits));
+    }
+    return bins::COUNT;
 }
 
-// Takes a free block off the list (it is about to be used, or merged away).
+// Puts a free block in the bin of its size. In an exact bin it goes to the
+// head: it is the first one reused. In a range bin it goes in front of the
+// first block at least as large, so the bin stays sorted and the block freed
+// last leads those of its size; that walks past the smaller blocks of the bin.
+void push_free(Block* b) {
+    std::size_t size = size_of(b);
+    std::size_t bin = bins::index_of(size);
+    Block* before = nullptr;
+    Block* after = bin_head[bin];
+    if (!bins::is_exact(bin)) {
+        while (after != nullptr && size_of(after) < size) {
+            before = after;
+            after = links_of(after)->next;
+        }
+    }
+    FreeLinks* l = links_of(b);
+    l->next = after;
+    l->prev = before;
+    if (after != nullptr) links_of(after)->prev = b;
+    if (before != nullptr) {
+        links_of(before)->next = b;
+    } else {
+        bin_head[bin] = b;
+    }
+    mark_nonempty(bin);
+}
+
+// Takes a free block out of its bin (it is about to be used, or merged away).
+// Its size must still be the one it was put in with.
 void unlink_free(Block* b) {
     FreeLinks* l = links_of(b);
     if (l->prev != nullptr) {
         links_of(l->prev)->next = l->next;
     } else {
-        free_head = l->next;
+        std::size_t bin = bins::index_of(size_of(b));
+        bin_head[bin] = l->next;
+        if (l->next == nullptr) mark_empty(bin);
     }
     if (l->next != nullptr) links_of(l->next)->prev = l->prev;
 }
@@ -105,13 +149,21 @@ Block* find_block(void* payload) { return starts::is_start(payload) ? header_of(
 
 // ---- finding a block ------------------------------------------------------------
 
-// First fit on the free list: the most recently freed block of at least
-// `size` bytes, header included. Used blocks are never looked at.
+// Best fit: the smallest free block of at least `size` bytes, header
+// included (a multiple of ALIGNMENT); among blocks of that size, the one
+// freed last. The request's own bin first: a range bin is searched from its
+// smallest block up to the first that fits. Then every block in a higher bin
+// fits, and the head of the first non-empty one is the smallest of them.
 Block* find_fit(std::size_t size) {
-    for (Block* b = free_head; b != nullptr; b = links_of(b)->next) {
-        if (size_of(b) >= size) return b;
+    std::size_t bin = bins::index_of(size);
+    if (!bins::is_exact(bin)) {
+        for (Block* b = bin_head[bin]; b != nullptr; b = links_of(b)->next) {
+            if (size_of(b) >= size) return b;
+        }
+        ++bin;
     }
-    return nullptr;
+    std::size_t found = next_nonempty(bin);
+    return found < bins::COUNT ? bin_head[found] : nullptr;
 }
 
 // ---- splitting ----------------------------------------------------------------
@@ -135,11 +187,11 @@ void split_block(Block* block, std::size_t size) {
 
 // ---- coalescing -----------------------------------------------------------------
 
-// `block` has just become free (USED clear, no footer yet, not on the list). Merges it with a
+// `block` has just become free (USED clear, no footer yet, in no bin). Merges it with a
 // free block above it and a free block below it, both found from the tags in
 // O(1): the next header is at block + size, and PREV_USED clear means a footer
 // lies just below the block. The fenceposts are used, so a merge never leaves
-// the region. Returns the merged block, footer written, at the head of the free list.
+// the region. Returns the merged block, footer written, in the bin of its size.
 Block* coalesce(Block* block) {
     std::size_t size = size_of(block);
     Block* next = next_block(block);
@@ -249,7 +301,7 @@ Block* grow_heap(std::size_t size) {
         std::size_t top = prev_used(epilogue) ? 0 : size_of(prev_free_block(epilogue));
         if (!starts::cover(region_end, region_end + size - top + GROW_MIN)) return nullptr;
         std::size_t grown = 0;
-        // Never less than MIN_BLOCK: the new space may have to stand alone on the free list.
+        // Never less than MIN_BLOCK: the new space may have to stand alone in a bin.
         if (grow_break_batch(size - top > MIN_BLOCK ? size - top : MIN_BLOCK, &grown) == nullptr) return nullptr;
         return extend_last_region(grown);
     }
@@ -275,7 +327,9 @@ void trim_break() {
     if (!os::shrink_break(release)) return;
     region_end -= release;
     last_epilogue()->tag = USED;
+    unlink_free(top);  // a smaller block: it may belong in a lower bin
     make_free(top, free_bytes - release);
+    push_free(top);
 }
 
 // ---- resizing in place --------------------------------------------------------

@@ -48,8 +48,8 @@ static_assert(align_up_to(17, 64) == 64 && align_up_to(128, 64) == 128);
 //    footer just below it. A used block has no footer (its payload runs up to
 //    the next header), and the next block's PREV_USED says not to look for one.
 //  - No two neighbours in a region are both free: free merges at once.
-//  - Every free block is on the free list, linked through the first two words
-//    of its payload, the most recently freed first.
+//  - Every free block is in the bin of its size (bins.hpp), a list linked
+//    through the first two words of its payload.
 //  - Headers sit 8 bytes below a multiple of ALIGNMENT, so payloads are aligned.
 //  - Each region begins and ends with a fencepost, a used block that is never
 //    handed out, so a walk or a merge stops at the region's ends by itself:
@@ -102,8 +102,8 @@ inline Block* prev_free_block(Block* b) {
 
 // A free block's links: the first two words of its payload.
 struct FreeLinks {
-    Block* next;  // the block freed before this one (null at the end of the list)
-    Block* prev;  // the block freed after it (null at the head)
+    Block* next;  // the next block of its bin (null at the end)
+    Block* prev;  // the one before it (null at the head)
 };
 
 // ---- conversions ----------------------------------------------------------------

@@ -31,11 +31,10 @@
  *  - aligned_alloc with an alignment that is not a power of two is NULL with
  *    EINVAL, as C17 and glibc 2.38 on say. glibc before 2.38 accepted it and
  *    rounded the alignment up, as memalign does (memalign here rounds too).
- *  - malloc_usable_size(malloc(0)) is usually 24, as glibc's: the smallest
- *    block is 32 bytes, an 8-byte header and 24 bytes of payload (a free
- *    block needs that much for its two links and its footer). Only a free
- *    block too small to split (up to 16 bytes more) is taken whole, and then
- *    its size is the answer.
+ *  - malloc_usable_size of a request of up to 1024 bytes is its size class
+ *    (16, 32, 48 ... 128, then four classes per doubling up to 1024): so
+ *    malloc_usable_size(malloc(0)) is 16, where glibc's is 24. Above 1024
+ *    bytes it is the block's capacity, as before (at least the request).
  *  - calloc zeroes the whole block, every byte malloc_usable_size reports.
  *  - realloc(ptr, 0) frees ptr and returns NULL, as glibc's does (C23 makes
  *    it undefined; POSIX allows NULL or a new pointer).
@@ -49,7 +48,8 @@
  * once for every block of the break heap, in address order, holding the
  * heap's lock (so `visit` must not allocate). hwalk_mapped() does the same
  * for the large blocks that have mappings of their own (each one used; its
- * "header" is the start of its mapping).
+ * "header" is the start of its mapping) and for the live small blocks in
+ * pages of their size class (no header: header_size 0), in one address order.
  */
 #ifndef HMALLOC_H
 #define HMALLOC_H
