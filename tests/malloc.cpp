@@ -286,20 +286,120 @@ TEST(reuse, most_recently_freed_first) {
     // Three blocks of one size, kept apart by live guards so they cannot
     // merge, freed in address order: the next request of that size gets the
     // block freed last, whose bytes are the likeliest to be in the cache still.
-    constexpr std::size_t SIZE = 200;
-    Block freed[3], guards[3];
-    for (int i = 0; i < 3; ++i) {
-        freed[i] = alloc_filled(SIZE);
-        guards[i] = alloc_filled(SIZE);
+    // A small size, then one above 1 KiB (an allocator may keep those apart,
+    // in lists sorted by size, as stage 13 does: equal sizes still go LIFO).
+    for (std::size_t size : {std::size_t{200}, std::size_t{1500}}) {
+        Block freed[3], guards[3];
+        for (int i = 0; i < 3; ++i) {
+            freed[i] = alloc_filled(size);
+            guards[i] = alloc_filled(size);
+        }
+        for (auto& b : freed) hfree(b.p);
+        void* again = hmalloc(size);
+        CHECK(again != nullptr) << "hmalloc(" << size << ") returned NULL";
+        const char* which = again == freed[0].p ? "the one freed first" : again == freed[1].p ? "the second one freed" : "another block";
+        CHECK_EQ(again, static_cast<void*>(freed[2].p))
+            << "after three blocks of " << size << " bytes were freed, hmalloc(" << size << ") returned " << which
+            << ", not the block freed last";
+        check_intact(guards, 3);
+        hfree(again);
+        for (auto& g : guards) hfree(g.p);
     }
-    for (auto& b : freed) hfree(b.p);
-    void* again = hmalloc(SIZE);
-    CHECK(again != nullptr) << "hmalloc(" << SIZE << ") returned NULL";
-    const char* which = again == freed[0].p ? "the one freed first" : again == freed[1].p ? "the second one freed" : "another block";
-    CHECK_EQ(again, static_cast<void*>(freed[2].p))
-        << "after three blocks of " << SIZE << " bytes were freed, hmalloc(" << SIZE << ") returned " << which
-        << ", not the block freed last";
-    check_intact(guards, 3);
-    hfree(again);
-    for (auto& g : guards) hfree(g.p);
+}
+
+// ---- fit: which free block a request gets ----------------------------------------------
+//
+// Each test frees a larger block that lies lower in the heap and is freed
+// last, so that both first fit by address and a LIFO list take it, and a
+// smaller block that fits too: best fit must take the smaller one. Live
+// guards keep the blocks from merging, and the one above keeps the smaller
+// block off the top of the heap.
+
+namespace {
+
+const char* which_block(const void* p, const Block& larger, const Block* other = nullptr) {
+    if (p == larger.p) return "the larger block (lower in the heap, freed last)";
+    if (other != nullptr && p == other->p) return "a free block too small for the request";
+    return "another block";
+}
+
+}  // namespace
+
+TEST(fit, smallest_block_that_fits) {
+    constexpr std::size_t LARGE = 600, SMALL = 200;
+    Block large = alloc_filled(LARGE);
+    Block g1 = alloc_filled(16);
+    Block small = alloc_filled(SMALL);
+    Block g2 = alloc_filled(16);
+    hfree(small.p);
+    hfree(large.p);
+    Mark m = mark();
+    void* p = hmalloc(SMALL);
+    CHECK(p != nullptr) << "hmalloc(" << SMALL << ") returned NULL";
+    CHECK_EQ(p, static_cast<void*>(small.p))
+        << "with free blocks of " << LARGE << " and " << SMALL << " bytes, hmalloc(" << SMALL << ") returned "
+        << which_block(p, large) << ", not the smallest free block that fits";
+    CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
+    check_intact({g1, g2});
+    hfree(p);
+    hfree(g1.p);
+    hfree(g2.p);
+}
+
+TEST(fit, smallest_in_a_size_range) {
+    // Three free blocks of close sizes above 1 KiB (stage 13 keeps them in
+    // one bin): 1016 bytes, too small for the request, 1040 and 1200. The
+    // request (1030) fits the last two; the 1040-byte block is the best fit.
+    constexpr std::size_t LARGE = 1200, SMALL = 1040, TOO_SMALL = 1016, REQUEST = 1030;
+    Block large = alloc_filled(LARGE);
+    Block g1 = alloc_filled(16);
+    Block small = alloc_filled(SMALL);
+    Block g2 = alloc_filled(16);
+    Block too_small = alloc_filled(TOO_SMALL);
+    Block g3 = alloc_filled(16);
+    hfree(small.p);
+    hfree(too_small.p);
+    hfree(large.p);
+    Mark m = mark();
+    void* p = hmalloc(REQUEST);
+    CHECK(p != nullptr) << "hmalloc(" << REQUEST << ") returned NULL";
+    CHECK_EQ(p, static_cast<void*>(small.p))
+        << "with free blocks of " << LARGE << ", " << SMALL << " and " << TOO_SMALL << " bytes, hmalloc(" << REQUEST
+        << ") returned " << which_block(p, large, &too_small) << ", not the smallest free block that fits";
+    CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
+    check_intact({g1, g2, g3});
+    hfree(p);
+    for (const Block& g : {g1, g2, g3}) hfree(g.p);
+}
+
+TEST(fit, smallest_larger_block_is_split) {
+    // No free block near the request's size: the smallest of the larger ones
+    // (600 bytes, not 2000) serves it, and keeps its rest as a free block.
+    constexpr std::size_t LARGE = 2000, SMALL = 600, REQUEST = 100;
+    Block large = alloc_filled(LARGE);
+    Block g1 = alloc_filled(16);
+    Block small = alloc_filled(SMALL);
+    Block g2 = alloc_filled(16);
+    hfree(small.p);
+    hfree(large.p);
+    Mark m = mark();
+    Block b = alloc_filled(REQUEST);
+    CHECK_EQ(static_cast<void*>(b.p), static_cast<void*>(small.p))
+        << "with free blocks of " << LARGE << " and " << SMALL << " bytes, hmalloc(" << REQUEST << ") returned "
+        << which_block(b.p, large) << ", not the smallest free block that fits";
+    CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
+    // The rest of the 600-byte block is a free block of its own, not handed out with it.
+    const Walk& w = walk_now();
+    const BlockInfo* info = w.find(b.p);
+    CHECK(info != nullptr) << "hwalk does not show the block at " << b.p;
+    CHECK_LT(info->size, std::size_t{SMALL / 2}) << "the 600-byte block was handed out whole for hmalloc(" << REQUEST << ")";
+    bool rest_free = false;
+    for (std::size_t i = 0; i < w.count; ++i) {
+        if (w.blocks[i].free && w.blocks[i].payload > b.p && w.blocks[i].payload < g2.p) rest_free = true;
+    }
+    CHECK(rest_free) << "hwalk shows no free block for the rest of the 600-byte block";
+    check_intact({b, g1, g2});
+    hfree(b.p);
+    hfree(g1.p);
+    hfree(g2.p);
 }
