@@ -313,9 +313,14 @@ TEST(reuse, most_recently_freed_first) {
 // last, so that both first fit by address and a LIFO list take it, and a
 // smaller block that fits too: best fit must take the smaller one. Live
 // guards keep the blocks from merging, and the one above keeps the smaller
-// block off the top of the heap.
+// block off the top of the heap. Every block is above 1 KiB, so on the break
+// heap in every stage (stage 14 serves smaller ones from pages of their size
+// class, where there is no fit to choose).
 
 namespace {
+
+// A live block between two free ones, on the break heap in every stage.
+constexpr std::size_t GUARD = 1040;
 
 const char* which_block(const void* p, const Block& larger, const Block* other = nullptr) {
     if (p == larger.p) return "the larger block (lower in the heap, freed last)";
@@ -326,11 +331,11 @@ const char* which_block(const void* p, const Block& larger, const Block* other =
 }  // namespace
 
 TEST(fit, smallest_block_that_fits) {
-    constexpr std::size_t LARGE = 600, SMALL = 200;
+    constexpr std::size_t LARGE = 3000, SMALL = 1100;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(16);
+    Block g1 = alloc_filled(GUARD);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(16);
+    Block g2 = alloc_filled(GUARD);
     hfree(small.p);
     hfree(large.p);
     Mark m = mark();
@@ -352,11 +357,11 @@ TEST(fit, smallest_in_a_size_range) {
     // request (1030) fits the last two; the 1040-byte block is the best fit.
     constexpr std::size_t LARGE = 1200, SMALL = 1040, TOO_SMALL = 1016, REQUEST = 1030;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(16);
+    Block g1 = alloc_filled(GUARD);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(16);
+    Block g2 = alloc_filled(GUARD);
     Block too_small = alloc_filled(TOO_SMALL);
-    Block g3 = alloc_filled(16);
+    Block g3 = alloc_filled(GUARD);
     hfree(small.p);
     hfree(too_small.p);
     hfree(large.p);
@@ -374,12 +379,12 @@ TEST(fit, smallest_in_a_size_range) {
 
 TEST(fit, smallest_larger_block_is_split) {
     // No free block near the request's size: the smallest of the larger ones
-    // (600 bytes, not 2000) serves it, and keeps its rest as a free block.
-    constexpr std::size_t LARGE = 2000, SMALL = 600, REQUEST = 100;
+    // (3000 bytes, not 6000) serves it, and keeps its rest as a free block.
+    constexpr std::size_t LARGE = 6000, SMALL = 3000, REQUEST = 1100;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(16);
+    Block g1 = alloc_filled(GUARD);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(16);
+    Block g2 = alloc_filled(GUARD);
     hfree(small.p);
     hfree(large.p);
     Mark m = mark();
@@ -392,12 +397,12 @@ TEST(fit, smallest_larger_block_is_split) {
     const Walk& w = walk_now();
     const BlockInfo* info = w.find(b.p);
     CHECK(info != nullptr) << "hwalk does not show the block at " << b.p;
-    CHECK_LT(info->size, std::size_t{SMALL / 2}) << "the 600-byte block was handed out whole for hmalloc(" << REQUEST << ")";
+    CHECK_LT(info->size, std::size_t{SMALL / 2}) << "the 3000-byte block was handed out whole for hmalloc(" << REQUEST << ")";
     bool rest_free = false;
     for (std::size_t i = 0; i < w.count; ++i) {
         if (w.blocks[i].free && w.blocks[i].payload > b.p && w.blocks[i].payload < g2.p) rest_free = true;
     }
-    CHECK(rest_free) << "hwalk shows no free block for the rest of the 600-byte block";
+    CHECK(rest_free) << "hwalk shows no free block for the rest of the 3000-byte block";
     check_intact({b, g1, g2});
     hfree(b.p);
     hfree(g1.p);
