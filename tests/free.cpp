@@ -89,8 +89,11 @@ TEST(free, interior_pointer_refused) {
     static Block live[3];
     for (auto& b : live) b = alloc_filled(256);
     Mark m = mark();
+    // Every offset, also where the stage aborts: the probe runs in a child, so
+    // the 16-aligned ones (which only a check of block starts refuses) are
+    // tried after the unaligned one too.
     for (std::size_t offset : {1, 16, 32, 128, 255}) {
-        if (refused_free(live[1].p + offset, {"invalid", "interior"}) == Outcome::aborted) return;
+        (void)refused_free(live[1].p + offset, {"invalid", "interior"});
         check_intact(live, 3, "live block");
     }
     check_heap_unchanged(live, 3, m);
