@@ -264,21 +264,24 @@ TEST(align, calloc_and_realloc_results) {
 // ---- reuse -----------------------------------------------------------------------------
 
 TEST(reuse, freed_block_is_reused) {
-    Block a = alloc_filled(300);
-    Block guard = alloc_filled(16);
+    // Above 1 KiB, on the break heap in every stage: from stage 14 on, a
+    // smaller request goes to a page of its own size class, never into a
+    // freed block of another class.
+    Block a = alloc_filled(3000);
+    Block guard = alloc_filled(1040);
     hfree(a.p);
     Mark m = mark();
-    void* b = hmalloc(300);
+    void* b = hmalloc(3000);
     CHECK_EQ(b, static_cast<void*>(a.p)) << "the freed block was not reused for the same size";
     CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
     check_intact(guard);
     hfree(b);
     // A smaller request fits the freed block too.
     m = mark();
-    void* c = hmalloc(100);
+    void* c = hmalloc(1100);
     CHECK(c != nullptr);
     CHECK(static_cast<unsigned char*>(c) >= a.p && static_cast<unsigned char*>(c) < a.p + a.n)
-        << "hmalloc(100) returned " << c << ", not in the free 300-byte block at " << a.p;
+        << "hmalloc(1100) returned " << c << ", not in the free 3000-byte block at " << a.p;
     CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
 }
 
@@ -313,9 +316,10 @@ TEST(reuse, most_recently_freed_first) {
 // last, so that both first fit by address and a LIFO list take it, and a
 // smaller block that fits too: best fit must take the smaller one. Live
 // guards keep the blocks from merging, and the one above keeps the smaller
-// block off the top of the heap. Every block is above 1 KiB, so on the break
-// heap in every stage (stage 14 serves smaller ones from pages of their size
-// class, where there is no fit to choose).
+// block off the top of the heap. From stage 14 on, blocks of up to 1 KiB are
+// in pages of their size class, where the block freed last in the request's
+// class is the fit; the tests that need the break heap's choice use larger
+// blocks, and guards of GUARD bytes, on the break heap in every stage.
 
 namespace {
 
@@ -331,11 +335,11 @@ const char* which_block(const void* p, const Block& larger, const Block* other =
 }  // namespace
 
 TEST(fit, smallest_block_that_fits) {
-    constexpr std::size_t LARGE = 3000, SMALL = 1100;
+    constexpr std::size_t LARGE = 600, SMALL = 200;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(GUARD);
+    Block g1 = alloc_filled(16);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(GUARD);
+    Block g2 = alloc_filled(16);
     hfree(small.p);
     hfree(large.p);
     Mark m = mark();

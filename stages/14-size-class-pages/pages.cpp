@@ -6,9 +6,12 @@
 // freed first) or, while the page is new, from its untouched end (a bump
 // pointer, so a page's memory is touched only as it is used). A page whose
 // last block is freed goes to the list of empty pages, which any class takes
-// from; a segment whose pages are all empty is unmapped, except one, kept for
-// the next request (so a program that frees and allocates around a segment's
-// edge does not map and unmap a megabyte each time).
+// from, unless it is its class's only page with room: then it stays, so a
+// program that allocates and frees one block of a size over and over does
+// not hand the page back and take it again each time. A segment whose pages
+// are all empty is unmapped, except one, kept for the next request (so a
+// program that frees and allocates around a segment's edge does not map and
+// unmap a megabyte each time).
 #include "pages.hpp"
 
 #include <cstdint>
@@ -37,12 +40,13 @@ struct Page {
     std::uint16_t used;    // live blocks
     std::uint16_t capacity;  // blocks the page holds
     std::uint16_t bumped;    // blocks handed out from the start since the page took its class
+    bool kept;               // empty, but kept on its class's list (not on the list of empty pages)
     // One bit per GRANULE bytes of the page, set where a live block starts.
     std::uint64_t live[GRANULES / 64];
 };
 
 struct Segment {
-    std::size_t used_pages;  // pages that hold a class and a live block (or are about to)
+    std::size_t used_pages;  // pages that hold a live block
     Page pages[PAGES];
 };
 
@@ -187,9 +191,9 @@ bool add_segment() {
 // Gives a segment whose pages are all empty back to the OS; if the OS
 // refuses, it stays as it was, still ours.
 void drop_segment(Segment* s) {
-    for (Page& p : s->pages) unlink(empty, &p);
+    for (Page& p : s->pages) unlink(p.kept ? with_room[p.cls] : empty, &p);
     if (!os::unmap(s, SEGMENT)) {
-        for (Page& p : s->pages) push(empty, &p);
+        for (Page& p : s->pages) push(p.kept ? with_room[p.cls] : empty, &p);
         return;
     }
     forget(reinterpret_cast<std::uintptr_t>(s));
@@ -203,7 +207,6 @@ Page* take_page(std::size_t c) {
     Page* p = empty;
     unlink(empty, p);
     Segment* s = segment_at(p);
-    if (s->used_pages++ == 0 && s == spare) spare = nullptr;
     auto size = static_cast<std::uint32_t>(classes::SIZES[c]);
     char* end = reinterpret_cast<char*>(s) + (page_index(p->start) + 1) * PAGE;
     p->cls = static_cast<std::uint16_t>(c);
@@ -216,11 +219,24 @@ Page* take_page(std::size_t c) {
     return p;
 }
 
-// `p`'s last block has just been freed: any class may take the page now. A
-// segment with no page in use is kept if it is the only one; otherwise it goes.
-void retire_page(Page* p) {
-    unlink(with_room[p->cls], p);
-    push(empty, p);
+// `p` is about to hand out its first live block: its segment is in use.
+void page_in_use(Page* p) {
+    Segment* s = segment_at(p);
+    if (s->used_pages++ == 0 && s == spare) spare = nullptr;
+    p->kept = false;
+}
+
+// `p`'s last block has just been freed: any class may take the page now,
+// unless it is its class's only page with room, which stays for the class's
+// next request. A segment with no page in use is kept if it is the only
+// one; otherwise it goes back to the OS.
+void page_emptied(Page* p) {
+    if (with_room[p->cls] == p && p->next == nullptr) {
+        p->kept = true;
+    } else {
+        unlink(with_room[p->cls], p);
+        push(empty, p);
+    }
     Segment* s = segment_at(p);
     if (--s->used_pages != 0) return;
     if (spare == nullptr) {
@@ -261,7 +277,7 @@ void* allocate(std::size_t size) {
         block = p->start + std::size_t{p->bumped} * p->size;
         ++p->bumped;
     }
-    ++p->used;
+    if (p->used++ == 0) page_in_use(p);
     if (p->free == nullptr && p->bumped == p->capacity) unlink(with_room[c], p);  // full
     std::size_t g = granule(block);
     p->live[g / 64] |= std::uint64_t{1} << (g % 64);
@@ -276,7 +292,7 @@ void release(void* payload) {
     *static_cast<void**>(payload) = p->free;
     p->free = payload;
     if (was_full) push(with_room[p->cls], p);
-    if (--p->used == 0) retire_page(p);
+    if (--p->used == 0) page_emptied(p);
 }
 
 void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {

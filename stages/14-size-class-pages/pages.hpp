@@ -47,9 +47,10 @@ Found find(const void* payload);
 // 16; null if the OS refuses a segment (errno is not set).
 void* allocate(std::size_t size);
 
-// Frees a block find() called live. An empty page can then serve any class;
-// a segment whose pages are all empty goes back to the OS, but one such
-// segment is kept for the next request.
+// Frees a block find() called live. An empty page can then serve any class
+// (unless it is its class's only page with room: that one stays); a segment
+// whose pages are all empty goes back to the OS, but one such segment is
+// kept for the next request.
 void release(void* payload);
 
 // hwalk_mapped(): every live small block whose address lies in [from, to), in
