@@ -121,3 +121,34 @@ TEST(small, pages_returned_when_empty) {
     check_walk({kept}, true);
     hfree(kept.p);
 }
+
+TEST(small, refusal_is_enomem) {
+    // Small blocks while the OS refuses every call: sooner or later a new
+    // page (or the heap's growth) needs memory, and hmalloc returns NULL with
+    // ENOMEM, every block handed out before intact. Once the OS gives again,
+    // so does hmalloc.
+    constexpr std::size_t MAX = 4096, SIZE = 1000;  // 4 MiB: more than any stage keeps in reserve
+    static Block blocks[MAX];
+    std::size_t n = 0;
+    refuse_os_after(0);
+    bool refused = false;
+    while (n < MAX) {
+        errno = 0;
+        void* p = hmalloc(SIZE);
+        if (p == nullptr) {
+            CHECK_EQ(errno, ENOMEM) << "errno after hmalloc(" << SIZE << ") returned NULL while the OS refuses";
+            refused = true;
+            break;
+        }
+        blocks[n] = Block{static_cast<unsigned char*>(p), SIZE, 0};
+        fill(blocks[n++]);
+    }
+    refuse_os_after(-1);
+    CHECK(refused) << n << " blocks of " << SIZE << " bytes were handed out while the OS refused every call";
+    check_intact(blocks, n);
+    blocks[n] = alloc_filled(SIZE);
+    ++n;
+    check_disjoint(blocks, n);
+    check_walk(blocks, n, true);
+    for (std::size_t i = 0; i < n; ++i) hfree(blocks[i].p);
+}
