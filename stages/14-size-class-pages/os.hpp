@@ -49,6 +49,13 @@ inline void* map(std::size_t bytes) {
     return memory == MAP_FAILED ? nullptr : memory;
 }
 
+// The same, asking for the mapping to start at `hint`; the kernel may put
+// it elsewhere (the caller checks where it landed).
+inline void* map_at(void* hint, std::size_t bytes) {
+    void* memory = ::mmap(hint, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return memory == MAP_FAILED ? nullptr : memory;
+}
+
 // Gives a mapping back; false if the OS refuses.
 inline bool unmap(void* memory, std::size_t bytes) { return ::munmap(memory, bytes) == 0; }
 

@@ -160,21 +160,40 @@ bool is_live(const Page* p, std::size_t g) { return (p->live[g / 64] >> (g % 64)
 
 // ---- segments -------------------------------------------------------------------
 
-// A new segment, its pages on the empty list; false if the OS refuses.
-// The mapping is twice the segment's size, and what lies outside the
-// aligned segment inside it is given back.
-bool add_segment() {
-    if (!reserve_slot()) return false;
+bool is_aligned(const char* p) { return (reinterpret_cast<std::uintptr_t>(p) & (SEGMENT - 1)) == 0; }
+
+// SEGMENT bytes aligned to SEGMENT; null if the OS refuses. The kernel
+// places mappings top down, each below the last, so a segment's worth below
+// an aligned one is aligned too: the first try usually is. Otherwise, the
+// aligned address just below it is asked for; and if the kernel puts the
+// mapping elsewhere, twice the size is mapped and what lies outside the
+// aligned segment inside it is given back (it holds up to twice the segment
+// for a moment, which is why it comes last).
+char* map_segment() {
+    auto* first = static_cast<char*>(os::map(SEGMENT));
+    if (first == nullptr || is_aligned(first)) return first;
+    auto* below = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(first) & ~(SEGMENT - 1));
+    os::unmap(first, SEGMENT);  // our own whole mapping: the kernel does not refuse it
+    auto* second = static_cast<char*>(os::map_at(below, SEGMENT));
+    if (second == nullptr || is_aligned(second)) return second;
+    os::unmap(second, SEGMENT);
     auto* raw = static_cast<char*>(os::map(2 * SEGMENT));
-    if (raw == nullptr) return false;
-    auto at = reinterpret_cast<std::uintptr_t>(raw);
-    auto* base = reinterpret_cast<char*>((at + SEGMENT - 1) & ~(SEGMENT - 1));
+    if (raw == nullptr) return nullptr;
+    auto* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + SEGMENT - 1) & ~(SEGMENT - 1));
     std::size_t head = static_cast<std::size_t>(base - raw);
     std::size_t tail = SEGMENT - head;
     if ((head != 0 && !os::unmap(raw, head)) || (tail != 0 && !os::unmap(base + SEGMENT, tail))) {
         os::unmap(raw, 2 * SEGMENT);  // give back whatever is left: nothing has changed
-        return false;
+        return nullptr;
     }
+    return base;
+}
+
+// A new segment, its pages on the empty list; false if the OS refuses.
+bool add_segment() {
+    if (!reserve_slot()) return false;
+    char* base = map_segment();
+    if (base == nullptr) return false;
     auto* s = reinterpret_cast<Segment*>(base);  // fresh pages: zeroed, so every bit is clear
     s->used_pages = 0;
     for (std::size_t i = PAGES; i-- > 0;) {
@@ -201,8 +220,12 @@ void drop_segment(Segment* s) {
 
 // ---- pages ----------------------------------------------------------------------
 
+// The slow paths below are kept out of line, so that allocate() and
+// release() need no registers saved on their way in and out.
+#define HM_SLOW_PATH [[gnu::noinline, gnu::cold]]
+
 // An empty page, given class `c` and put on its list; null if the OS refuses.
-Page* take_page(std::size_t c) {
+HM_SLOW_PATH Page* take_page(std::size_t c) {
     if (empty == nullptr && !add_segment()) return nullptr;
     Page* p = empty;
     unlink(empty, p);
@@ -220,7 +243,7 @@ Page* take_page(std::size_t c) {
 }
 
 // `p` is about to hand out its first live block: its segment is in use.
-void page_in_use(Page* p) {
+HM_SLOW_PATH void page_in_use(Page* p) {
     Segment* s = segment_at(p);
     if (s->used_pages++ == 0 && s == spare) spare = nullptr;
     p->kept = false;
@@ -230,7 +253,7 @@ void page_in_use(Page* p) {
 // unless it is its class's only page with room, which stays for the class's
 // next request. A segment with no page in use is kept if it is the only
 // one; otherwise it goes back to the OS.
-void page_emptied(Page* p) {
+HM_SLOW_PATH void page_emptied(Page* p) {
     if (with_room[p->cls] == p && p->next == nullptr) {
         p->kept = true;
     } else {
@@ -245,6 +268,12 @@ void page_emptied(Page* p) {
         drop_segment(s);
     }
 }
+
+// `p` has just handed out its last block: it leaves its class's list.
+HM_SLOW_PATH void page_full(Page* p) { unlink(with_room[p->cls], p); }
+
+// `p` was full and has a free block again: back on its class's list.
+HM_SLOW_PATH void page_has_room(Page* p) { push(with_room[p->cls], p); }
 
 }  // namespace
 
@@ -278,7 +307,7 @@ void* allocate(std::size_t size) {
         ++p->bumped;
     }
     if (p->used++ == 0) page_in_use(p);
-    if (p->free == nullptr && p->bumped == p->capacity) unlink(with_room[c], p);  // full
+    if (p->free == nullptr && p->bumped == p->capacity) page_full(p);
     std::size_t g = granule(block);
     p->live[g / 64] |= std::uint64_t{1} << (g % 64);
     return block;
@@ -291,7 +320,7 @@ void release(void* payload) {
     bool was_full = p->free == nullptr && p->bumped == p->capacity;
     *static_cast<void**>(payload) = p->free;
     p->free = payload;
-    if (was_full) push(with_room[p->cls], p);
+    if (was_full) page_has_room(p);
     if (--p->used == 0) page_emptied(p);
 }
 
