@@ -59,6 +59,7 @@ static_assert(META + classes::SMALL_MAX <= PAGE, "page 0 holds at least one bloc
 constinit Page* with_room[classes::COUNT] = {};  // per class: pages with a free block or an untouched end
 constinit Page* empty = nullptr;                 // pages with no live block: any class takes them
 constinit Segment* spare = nullptr;              // the one empty segment kept mapped
+constinit char* last_mapped = nullptr;           // the segment mapped last (the next goes below it)
 
 // ---- the table of segments ---------------------------------------------------------
 //
@@ -163,20 +164,17 @@ bool is_live(const Page* p, std::size_t g) { return (p->live[g / 64] >> (g % 64)
 bool is_aligned(const char* p) { return (reinterpret_cast<std::uintptr_t>(p) & (SEGMENT - 1)) == 0; }
 
 // SEGMENT bytes aligned to SEGMENT; null if the OS refuses. The kernel
-// places mappings top down, each below the last, so a segment's worth below
-// an aligned one is aligned too: the first try usually is. Otherwise, the
-// aligned address just below it is asked for; and if the kernel puts the
-// mapping elsewhere, twice the size is mapped and what lies outside the
-// aligned segment inside it is given back (it holds up to twice the segment
-// for a moment, which is why it comes last).
+// places mappings top down, so the segment's worth just below the last
+// segment mapped is likely free: that address is asked for first (a hint the
+// kernel may ignore). Otherwise, and for the first segment, twice the size
+// is mapped and what lies outside the aligned segment inside it is given
+// back (it holds twice the segment for a moment, which is why it comes last).
 char* map_segment() {
-    auto* first = static_cast<char*>(os::map(SEGMENT));
-    if (first == nullptr || is_aligned(first)) return first;
-    auto* below = reinterpret_cast<char*>(reinterpret_cast<std::uintptr_t>(first) & ~(SEGMENT - 1));
-    os::unmap(first, SEGMENT);  // our own whole mapping: the kernel does not refuse it
-    auto* second = static_cast<char*>(os::map_at(below, SEGMENT));
-    if (second == nullptr || is_aligned(second)) return second;
-    os::unmap(second, SEGMENT);
+    if (last_mapped != nullptr) {
+        auto* near = static_cast<char*>(os::map_at(last_mapped - SEGMENT, SEGMENT));
+        if (near != nullptr && is_aligned(near)) return near;
+        if (near != nullptr) os::unmap(near, SEGMENT);  // our own whole mapping: the kernel does not refuse it
+    }
     auto* raw = static_cast<char*>(os::map(2 * SEGMENT));
     if (raw == nullptr) return nullptr;
     auto* base = reinterpret_cast<char*>((reinterpret_cast<std::uintptr_t>(raw) + SEGMENT - 1) & ~(SEGMENT - 1));
@@ -194,6 +192,7 @@ bool add_segment() {
     if (!reserve_slot()) return false;
     char* base = map_segment();
     if (base == nullptr) return false;
+    last_mapped = base;
     auto* s = reinterpret_cast<Segment*>(base);  // fresh pages: zeroed, so every bit is clear
     s->used_pages = 0;
     for (std::size_t i = PAGES; i-- > 0;) {
