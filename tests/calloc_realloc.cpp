@@ -228,9 +228,11 @@ TEST(realloc, shrink_gives_tail_back) {
 }
 
 TEST(realloc, grow_in_place_into_free_next) {
-    Block a = alloc_filled(256);
+    // Above 1 KiB, so on the break heap in every stage (stage 14 serves
+    // smaller blocks from pages of their size class).
+    Block a = alloc_filled(1100);
     Block next = alloc_filled(4096);
-    Block guard = alloc_filled(64);
+    Block guard = alloc_filled(2048);
     hfree(next.p);
     Mark m = mark();
     void* q = hrealloc(a.p, 2048);
@@ -240,8 +242,8 @@ TEST(realloc, grow_in_place_into_free_next) {
     check_intact(guard);
     check_walk({a, guard}, true);
     // The rest of the free block is still there for others.
-    Block c = alloc_filled(1024);
-    CHECK(c.p > a.p && c.p < guard.p) << "hmalloc(1024) returned " << c.p << ", not in the rest of the free block";
+    Block c = alloc_filled(1500);
+    CHECK(c.p > a.p && c.p < guard.p) << "hmalloc(1500) returned " << c.p << ", not in the rest of the free block";
     CHECK_EQ(since(m).grows, 0ul);
     check_intact({a, c, guard});
     check_walk({a, c, guard}, true);
@@ -250,8 +252,8 @@ TEST(realloc, grow_in_place_into_free_next) {
 TEST(realloc, grow_last_block_moves_break) {
     // Grown by far more than any stage keeps free at the top (stage 08 on).
     constexpr std::size_t GROWN = 2 * TOP_KEPT_MAX;
-    Block keep = alloc_filled(32);
-    Block a = alloc_filled(100);
+    Block keep = alloc_filled(2000);
+    Block a = alloc_filled(2000);  // above 1 KiB: on the break heap in every stage
     Mark m = mark();
     void* q = hrealloc(a.p, GROWN);
     CHECK_EQ(q, static_cast<void*>(a.p)) << "the last block did not grow in place";

@@ -22,7 +22,10 @@ TEST(malloc, returns_writable_memory) {
     CHECK(p != nullptr) << "hmalloc(100) returned NULL";
     for (int i = 0; i < 100; ++i) p[i] = static_cast<unsigned char>(i);
     for (int i = 0; i < 100; ++i) CHECK_EQ(p[i], static_cast<unsigned char>(i)) << "byte " << i;
-    CHECK_GT(current_break(), start.brk) << "the first block did not come from sbrk";
+    // From the break (every stage before 14), or from a mapping the stage made
+    // (stage 14's pages of small blocks).
+    CHECK(current_break() > start.brk || mmap_double_is_mapped(p, 100))
+        << "the first block came neither from sbrk nor from a mapping of the stage's";
     hfree(p);
 }
 
@@ -261,21 +264,24 @@ TEST(align, calloc_and_realloc_results) {
 // ---- reuse -----------------------------------------------------------------------------
 
 TEST(reuse, freed_block_is_reused) {
-    Block a = alloc_filled(300);
-    Block guard = alloc_filled(16);
+    // Above 1 KiB, on the break heap in every stage: from stage 14 on, a
+    // smaller request goes to a page of its own size class, never into a
+    // freed block of another class.
+    Block a = alloc_filled(3000);
+    Block guard = alloc_filled(1040);
     hfree(a.p);
     Mark m = mark();
-    void* b = hmalloc(300);
+    void* b = hmalloc(3000);
     CHECK_EQ(b, static_cast<void*>(a.p)) << "the freed block was not reused for the same size";
     CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
     check_intact(guard);
     hfree(b);
     // A smaller request fits the freed block too.
     m = mark();
-    void* c = hmalloc(100);
+    void* c = hmalloc(1100);
     CHECK(c != nullptr);
     CHECK(static_cast<unsigned char*>(c) >= a.p && static_cast<unsigned char*>(c) < a.p + a.n)
-        << "hmalloc(100) returned " << c << ", not in the free 300-byte block at " << a.p;
+        << "hmalloc(1100) returned " << c << ", not in the free 3000-byte block at " << a.p;
     CHECK_EQ(since(m).grows, 0ul) << "the heap grew although a free block fits";
 }
 
@@ -310,9 +316,15 @@ TEST(reuse, most_recently_freed_first) {
 // last, so that both first fit by address and a LIFO list take it, and a
 // smaller block that fits too: best fit must take the smaller one. Live
 // guards keep the blocks from merging, and the one above keeps the smaller
-// block off the top of the heap.
+// block off the top of the heap. From stage 14 on, blocks of up to 1 KiB are
+// in pages of their size class, where the block freed last in the request's
+// class is the fit; the tests that need the break heap's choice use larger
+// blocks, and guards of GUARD bytes, on the break heap in every stage.
 
 namespace {
+
+// A live block between two free ones, on the break heap in every stage.
+constexpr std::size_t GUARD = 1040;
 
 const char* which_block(const void* p, const Block& larger, const Block* other = nullptr) {
     if (p == larger.p) return "the larger block (lower in the heap, freed last)";
@@ -349,11 +361,11 @@ TEST(fit, smallest_in_a_size_range) {
     // request (1030) fits the last two; the 1040-byte block is the best fit.
     constexpr std::size_t LARGE = 1200, SMALL = 1040, TOO_SMALL = 1016, REQUEST = 1030;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(16);
+    Block g1 = alloc_filled(GUARD);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(16);
+    Block g2 = alloc_filled(GUARD);
     Block too_small = alloc_filled(TOO_SMALL);
-    Block g3 = alloc_filled(16);
+    Block g3 = alloc_filled(GUARD);
     hfree(small.p);
     hfree(too_small.p);
     hfree(large.p);
@@ -371,12 +383,12 @@ TEST(fit, smallest_in_a_size_range) {
 
 TEST(fit, smallest_larger_block_is_split) {
     // No free block near the request's size: the smallest of the larger ones
-    // (600 bytes, not 2000) serves it, and keeps its rest as a free block.
-    constexpr std::size_t LARGE = 2000, SMALL = 600, REQUEST = 100;
+    // (3000 bytes, not 6000) serves it, and keeps its rest as a free block.
+    constexpr std::size_t LARGE = 6000, SMALL = 3000, REQUEST = 1100;
     Block large = alloc_filled(LARGE);
-    Block g1 = alloc_filled(16);
+    Block g1 = alloc_filled(GUARD);
     Block small = alloc_filled(SMALL);
-    Block g2 = alloc_filled(16);
+    Block g2 = alloc_filled(GUARD);
     hfree(small.p);
     hfree(large.p);
     Mark m = mark();
@@ -389,12 +401,12 @@ TEST(fit, smallest_larger_block_is_split) {
     const Walk& w = walk_now();
     const BlockInfo* info = w.find(b.p);
     CHECK(info != nullptr) << "hwalk does not show the block at " << b.p;
-    CHECK_LT(info->size, std::size_t{SMALL / 2}) << "the 600-byte block was handed out whole for hmalloc(" << REQUEST << ")";
+    CHECK_LT(info->size, std::size_t{SMALL / 2}) << "the 3000-byte block was handed out whole for hmalloc(" << REQUEST << ")";
     bool rest_free = false;
     for (std::size_t i = 0; i < w.count; ++i) {
         if (w.blocks[i].free && w.blocks[i].payload > b.p && w.blocks[i].payload < g2.p) rest_free = true;
     }
-    CHECK(rest_free) << "hwalk shows no free block for the rest of the 600-byte block";
+    CHECK(rest_free) << "hwalk shows no free block for the rest of the 3000-byte block";
     check_intact({b, g1, g2});
     hfree(b.p);
     hfree(g1.p);

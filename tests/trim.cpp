@@ -121,8 +121,9 @@ TEST(trim, not_into_foreign_memory) {
 TEST(trim, heap_usable_after_full_trim) {
     // Freeing every block empties the heap (Part II keeps a free block at
     // the top); the next allocation must build it again (no stale first or
-    // last pointers).
-    static const std::size_t sizes[] = {100, 2000, 16, 5000, 1, 300};
+    // last pointers). The first block is above 1 KiB, so that it is on the
+    // break heap in every stage (stage 14 serves smaller ones from pages).
+    static const std::size_t sizes[] = {2000, 100, 16, 5000, 1, 300};
     constexpr std::size_t N = sizeof sizes / sizeof sizes[0];
     constexpr std::size_t P = 32;  // 2 MiB of pieces above them
     static Block blocks[N + P];

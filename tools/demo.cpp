@@ -119,6 +119,17 @@ struct Picture {
 
 // ---- one stage --------------------------------------------------------------------
 
+// Counts the blocks hwalk_mapped shows with no header.
+struct SmallCount {
+    std::size_t blocks = 0, bytes = 0;
+    static void visit(const hm_block_info* b, void* ctx) {
+        auto* c = static_cast<SmallCount*>(ctx);
+        if (b->header_size != 0) return;
+        ++c->blocks;
+        c->bytes += b->size;
+    }
+};
+
 int demo_stage(const char* lib) {
     hm::test::Api api;
     const char* why = hm::test::load_api(lib, &api);
@@ -145,10 +156,24 @@ int demo_stage(const char* lib) {
         std::printf("  mappings          %lu mmap, %lu munmap, %lu mremap calls; %zu bytes mapped at the end, %zu at the peak\n",
                     ms.maps, ms.unmaps, ms.remaps, ms.live_bytes, ms.peak_bytes);
     }
-    std::printf("  heap at the end   %zu bytes from the OS for %zu live bytes (%.0f%% of the heap is live data)\n",
-                heap_bytes, w.live_bytes, heap_bytes ? 100.0 * static_cast<double>(w.live_bytes) / static_cast<double>(heap_bytes) : 100.0);
-    std::printf("  heap at its peak  %zu bytes from the OS; live data peaked at %zu bytes (%.0f%%)\n",
-                peak_heap, w.peak_live, peak_heap ? 100.0 * static_cast<double>(w.peak_live) / static_cast<double>(peak_heap) : 100.0);
+    if (heap_bytes != 0 || peak_heap != 0) {
+        std::printf("  heap at the end   %zu bytes from the OS for %zu live bytes (%.0f%% of the heap is live data)\n",
+                    heap_bytes, w.live_bytes, heap_bytes ? 100.0 * static_cast<double>(w.live_bytes) / static_cast<double>(heap_bytes) : 100.0);
+        std::printf("  heap at its peak  %zu bytes from the OS; live data peaked at %zu bytes (%.0f%%)\n",
+                    peak_heap, w.peak_live, peak_heap ? 100.0 * static_cast<double>(w.peak_live) / static_cast<double>(peak_heap) : 100.0);
+    } else {
+        std::printf("  heap              the break never moved: every block is in a mapping (%zu live bytes at the end, %zu at the peak)\n",
+                    w.live_bytes, w.peak_live);
+    }
+    // Blocks with no header in the stage's mappings: small blocks in pages of
+    // their size class (stage 14 on).
+    if (api.hwalk_mapped != nullptr) {
+        SmallCount small;
+        api.hwalk_mapped(&SmallCount::visit, &small);
+        if (small.blocks != 0)
+            std::printf("  small blocks      %zu live in pages of their size class, %zu bytes, no headers\n",
+                        small.blocks, small.bytes);
+    }
     std::printf("  alignment         %s (%d of %d results aligned to %zu)\n",
                 w.misaligned == 0 ? "ok" : "BROKEN", w.results - w.misaligned, w.results,
                 alignof(std::max_align_t));
@@ -163,9 +188,13 @@ int demo_stage(const char* lib) {
     pic.w = &w;
     pic.heap_begin = heap_begin;
     api.hwalk(&Picture::visit, &pic);
-    std::printf("  blocks            %d used, %d free, %zu bytes of headers; the heap, %zu bytes a character:\n",
-                pic.used_blocks, pic.free_blocks, pic.header_bytes, pic.scale);
-    pic.print(heap_bytes);
+    if (heap_bytes == 0 && pic.used_blocks + pic.free_blocks == 0) {
+        std::printf("  blocks            none on the break heap: nothing to draw\n");
+    } else {
+        std::printf("  blocks            %d used, %d free, %zu bytes of headers; the heap, %zu bytes a character:\n",
+                    pic.used_blocks, pic.free_blocks, pic.header_bytes, pic.scale);
+        pic.print(heap_bytes);
+    }
     std::fflush(stdout);
     return w.intact && w.misaligned == 0 && w.zeroed ? 0 : 1;
 }
