@@ -267,19 +267,24 @@ def mix(c1, c2, t):
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b))
 
 
-def heatmap(path, title, subtitle, rows, cols, cell, legend):
-    """rows, cols: labels; cell(r, c) -> (text, colour) or None; legend: [(colour, text)]."""
-    cw, ch, left = 78, 26, 150
-    width = left + cw * len(cols) + 20
-    # The subtitle, wrapped to the width (about 6.5 pixels a character).
+def wrap(text, pixels):
+    """`text` in lines that fit `pixels` wide (about 6.5 pixels a character at the subtitles' size)."""
     lines, line = [], ""
-    for word in subtitle.split():
-        if line and len(line) + 1 + len(word) > (width - left - 10) / 6.5:
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > pixels / 6.5:
             lines.append(line)
             line = word
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
+    return lines
+
+
+def heatmap(path, title, subtitle, rows, cols, cell, legend):
+    """rows, cols: labels; cell(r, c) -> (text, colour) or None; legend: [(colour, text)]."""
+    cw, ch, left = 78, 26, 150
+    width = left + cw * len(cols) + 20
+    lines = wrap(subtitle, width - left - 10)
     top = 72 + 16 * len(lines)
     height = top + ch * len(rows) + 40 + 20 * ((len(legend) + 3) // 4)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -683,14 +688,7 @@ def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
            f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">',
            f'<rect width="{width}" height="{height}" fill="#fff"/>',
            f'<text x="{left}" y="26" font-size="17" font-weight="bold">{esc(title)}</text>']
-    lines, line = [], ""
-    for word in subtitle.split():
-        if line and len(line) + 1 + len(word) > (width - left - 20) / 6.5:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    lines.append(line)
+    lines = wrap(subtitle, width - left - 20)
     for k, text in enumerate(lines[:3]):
         out.append(f'<text x="{left}" y="{46 + 15 * k}" font-size="12" fill="#333">{esc(text)}</text>')
     xs = [math.log10(w.live) for w in growth]

@@ -1,6 +1,5 @@
 // tests/growth.cpp: how the heap grows (stage 08 on: in large steps) and,
 // from stage 09, large blocks in mappings of their own.
-#include <algorithm>
 #include <cstring>
 
 #include "harness.hpp"
@@ -282,16 +281,8 @@ TEST(overhead, small_blocks) {
     // and a 32-byte payload make it 64.
     constexpr std::size_t COUNT = 10000, SIZE = 24, MAX_OVERHEAD = 16;
     static Block blocks[COUNT];
-    static std::uintptr_t at[COUNT];
-    static std::size_t gaps[COUNT - 1];
-    for (std::size_t i = 0; i < COUNT; ++i) {
-        blocks[i] = alloc_filled(SIZE);
-        at[i] = reinterpret_cast<std::uintptr_t>(blocks[i].p);
-    }
-    std::sort(at, at + COUNT);
-    for (std::size_t i = 0; i + 1 < COUNT; ++i) gaps[i] = at[i + 1] - at[i];
-    std::nth_element(gaps, gaps + COUNT / 2, gaps + COUNT - 1);
-    std::size_t stride = gaps[COUNT / 2];
+    for (std::size_t i = 0; i < COUNT; ++i) blocks[i] = alloc_filled(SIZE);
+    std::size_t stride = median_distance(blocks, COUNT);
     CHECK_LE(stride, SIZE + MAX_OVERHEAD)
         << COUNT << " blocks of " << SIZE << " bytes lie " << stride << " bytes apart (the median): "
         << stride - SIZE << " bytes of overhead per block, more than " << MAX_OVERHEAD;

@@ -45,6 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -308,6 +309,18 @@ bool overlap(const void* a, std::size_t an, const void* b, std::size_t bn) {
     if (an == 0) an = 1;
     if (bn == 0) bn = 1;
     return x < y + bn && y < x + an;
+}
+
+std::size_t median_distance(const Block* blocks, std::size_t count, Where at) {
+    constexpr std::size_t MAX = 16384;  // static arrays: no malloc
+    static std::uintptr_t addr[MAX];
+    static std::size_t gaps[MAX];
+    CHECK(count >= 2 && count <= MAX) << "median_distance of " << count << " blocks";
+    for (std::size_t i = 0; i < count; ++i) addr[i] = reinterpret_cast<std::uintptr_t>(blocks[i].p);
+    std::sort(addr, addr + count);
+    for (std::size_t i = 0; i + 1 < count; ++i) gaps[i] = addr[i + 1] - addr[i];
+    std::nth_element(gaps, gaps + (count - 1) / 2, gaps + count - 1);
+    return gaps[(count - 1) / 2];
 }
 
 void check_disjoint(const Block* blocks, std::size_t count, Where at) {

@@ -239,6 +239,10 @@ Block foreign_block(std::size_t n, Where at = Where::current());
 // [a, a+max(an,1)) and [b, b+max(bn,1)) overlap (a zero-size block still
 // owns its address).
 bool overlap(const void* a, std::size_t an, const void* b, std::size_t bn);
+// The median distance between neighbouring blocks of `blocks`, sorted by
+// address: what one block costs when blocks asked for one after the other lie
+// side by side (the median ignores the few that landed elsewhere).
+std::size_t median_distance(const Block* blocks, std::size_t count, Where at = Where::current());
 // No two of `blocks` overlap or share an address.
 void check_disjoint(const Block* blocks, std::size_t count, Where at = Where::current());
 inline void check_disjoint(std::initializer_list<Block> l, Where at = Where::current()) {

@@ -1,7 +1,6 @@
 // tests/pages.cpp: small blocks in pages of one size class (stage 14): no
 // header per block, every size right at every class boundary, and pages that
 // go back to the OS once their blocks are freed.
-#include <algorithm>
 #include <cstring>
 
 #include "harness.hpp"
@@ -28,16 +27,8 @@ TEST(small, no_header_per_block) {
     // no padding. A one-word header rounded up to 16 makes it 48.
     constexpr std::size_t COUNT = 10000, SIZE = 32;
     static Block blocks[COUNT];
-    static std::uintptr_t at[COUNT];
-    static std::size_t gaps[COUNT - 1];
-    for (std::size_t i = 0; i < COUNT; ++i) {
-        blocks[i] = alloc_filled(SIZE);
-        at[i] = reinterpret_cast<std::uintptr_t>(blocks[i].p);
-    }
-    std::sort(at, at + COUNT);
-    for (std::size_t i = 0; i + 1 < COUNT; ++i) gaps[i] = at[i + 1] - at[i];
-    std::nth_element(gaps, gaps + COUNT / 2, gaps + COUNT - 1);
-    std::size_t stride = gaps[COUNT / 2];
+    for (std::size_t i = 0; i < COUNT; ++i) blocks[i] = alloc_filled(SIZE);
+    std::size_t stride = median_distance(blocks, COUNT);
     CHECK_EQ(stride, SIZE) << COUNT << " blocks of " << SIZE << " bytes lie " << stride
                            << " bytes apart (the median): a header or padding per block";
     if (api.malloc_usable_size != nullptr) {
