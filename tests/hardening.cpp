@@ -1,0 +1,399 @@
+// tests/hardening.cpp: a bad program caught early (stage 16).
+//
+// Each test plays a buggy program in a forked child with a time limit: it
+// overwrites the link of a freed small block with an address, writes past
+// the end of a small block or into one it has freed, or writes past the end
+// of a large block. The stage must stop it: abort with a message that names
+// the call and the problem (and the block), or, for the large block, a
+// fault (SIGSEGV) on the write itself. Anything else is "not caught": the
+// program ran on (whatever the allocator did with the damage), was killed
+// by another signal or a time limit, or aborted with another message. A
+// stage without the checks may crash or loop on the damage: that is why
+// the program runs in a child, and why the planted addresses are ones the
+// test owns (a live block, a static buffer), so the child can tell when
+// malloc hands one out.
+//
+// The costly checks wait for an option (HMALLOC_CHECK=full), which a stage
+// reads from its environment once: the tests that need it run again in a
+// fresh suite process with the option set (with_option()).
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+
+#include "harness.hpp"
+
+using namespace suite;
+
+namespace {
+
+constexpr std::size_t SMALL = 64;       // a request every stage from 14 on serves from a page
+constexpr unsigned TIME_LIMIT = 3;      // seconds for a child that may loop on a corrupted list
+constexpr int MALLOCS = 64;             // how far the child allocates after the damage
+
+// ---- the buggy program, in a child -------------------------------------------------------
+
+// The child's note on how it ran on (it writes it to stderr, which the parent reads).
+void note(const char* text, const void* p = nullptr) {
+    Text t;
+    t << text;
+    if (p != nullptr) t << ' ' << p;
+    t << '\n';
+    ssize_t ignored = ::write(2, t.c_str(), t.size());
+    (void)ignored;
+}
+
+const char* signal_name(int sig) {
+    const char* abbrev = sigabbrev_np(sig);
+    return abbrev != nullptr ? abbrev : "?";
+}
+
+// Runs `bad` in a child with a time limit. It must be stopped by abort with
+// a message naming `call`, one of `problems` and `block`; otherwise the test
+// fails with "<what> not caught: " and what happened.
+void expect_abort(const char* what, void (*bad)(), const char* call, std::initializer_list<const char*> problems,
+                  const void* block, Where at = Where::current()) {
+    static StderrCapture cap;
+    cap.begin(at);
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::alarm(TIME_LIMIT);
+        bad();
+        _exit(0);
+    }
+    int status = 0;
+    cap.end();
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+        FAIL() << what << " not caught: the program was still running after " << TIME_LIMIT
+               << " s (a loop in a corrupted list?); stderr: " << cap.text();
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) != SIGABRT) {
+        FAIL() << what << " not caught: the program was killed by SIG" << signal_name(WTERMSIG(status))
+               << " (the damage was followed); stderr: " << cap.text();
+    }
+    if (!WIFSIGNALED(status)) {
+        FAIL() << what << " not caught: the program ran on; stderr: " << cap.text();
+    }
+    bool named = false;
+    for (const char* problem : problems) named = named || cap.contains(problem);
+    const char* function = call[0] == 'h' ? call + 1 : call;
+    CHECK(named && cap.contains(function) && cap.mentions_pointer(block))
+        << what << " not caught: the program aborted, but the message does not name the call " << function
+        << "(), the problem (" << *problems.begin() << ") and the block " << block << ": " << cap.text();
+}
+
+// Runs `bad` in a child, which must be killed by SIGSEGV.
+void expect_fault(const char* what, void (*bad)(), Where at = Where::current()) {
+    static StderrCapture cap;
+    cap.begin(at);
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::alarm(TIME_LIMIT);
+        bad();
+        _exit(0);
+    }
+    int status = 0;
+    cap.end();
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) return;
+    if (WIFSIGNALED(status)) {
+        FAIL() << what << " not caught: the program was killed by SIG" << signal_name(WTERMSIG(status))
+               << ", not by a fault on the write; stderr: " << cap.text();
+    }
+    FAIL() << what << " not caught: " << cap.text();
+}
+
+// ---- what the child does -------------------------------------------------------------
+
+void* planted = nullptr;  // the address the link now holds
+
+// Allocates blocks of SMALL bytes, as a program goes on after the damage,
+// until the list reaches the damaged block and beyond; says so if malloc
+// hands out the planted address.
+void allocate_on() {
+    for (int i = 0; i < MALLOCS; ++i) {
+        void* q = hmalloc(SMALL);
+        if (q == nullptr) break;
+        if (planted != nullptr && q == planted) {
+            note("malloc returned the planted address", q);
+            return;
+        }
+    }
+    note("malloc went on as if nothing had happened");
+}
+
+// Small blocks side by side: `a`, and `b` right above it, both live.
+struct Pair {
+    Block a, b;
+};
+
+// Among `count` fresh blocks of SMALL bytes, two neighbours: b the lowest
+// block above a. Where small blocks have no header, b starts where a's
+// SMALL bytes end, or a gap after it.
+Pair neighbours(Block* blocks, std::size_t count, Where at = Where::current()) {
+    for (std::size_t i = 0; i < count; ++i) blocks[i] = alloc_filled(SMALL, at);
+    Pair best{};
+    std::size_t best_gap = SIZE_MAX;
+    for (std::size_t i = 0; i < count; ++i) {
+        for (std::size_t j = 0; j < count; ++j) {
+            if (blocks[j].p <= blocks[i].p) continue;
+            auto gap = static_cast<std::size_t>(blocks[j].p - blocks[i].p);
+            if (gap < best_gap) best_gap = gap, best = Pair{blocks[i], blocks[j]};
+        }
+    }
+    CHECK(best_gap != SIZE_MAX) << "no two of " << count << " blocks lie one above the other";
+    return best;
+}
+
+// ---- HMALLOC_CHECK=full, in a fresh process ---------------------------------------------
+
+// The option's tests: true in a suite process started with HMALLOC_CHECK=full
+// (the test's body goes on there); in the test's own process, starts that
+// process for this one test, with the suite's own arguments, and ends the
+// test with its verdict (false: the caller returns). A stage reads the
+// option once, long before a test begins: setting it here would be too late.
+bool with_option(const char* test_name) {
+    const char* value = std::getenv("HMALLOC_CHECK");
+    if (value != nullptr && std::strcmp(value, "full") == 0) return true;
+    // The suite's arguments, from /proc/self/cmdline, without --only and
+    // --limitations (the inner run says plainly whether the test passed).
+    static char cmdline[8192];
+    int fd = ::open("/proc/self/cmdline", O_RDONLY);
+    CHECK(fd >= 0) << "cannot read /proc/self/cmdline";
+    std::size_t len = 0;
+    for (ssize_t n; (n = ::read(fd, cmdline + len, sizeof cmdline - 1 - len)) > 0;) len += static_cast<std::size_t>(n);
+    ::close(fd);
+    cmdline[len] = '\0';
+    static char* argv[64];
+    std::size_t argc = 0;
+    static char exe[4096];
+    ssize_t exe_len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    CHECK(exe_len > 0) << "cannot read /proc/self/exe";
+    exe[exe_len] = '\0';
+    argv[argc++] = exe;
+    bool first = true;
+    for (std::size_t i = 0; i < len && argc < 60;) {
+        char* arg = cmdline + i;
+        i += std::strlen(arg) + 1;
+        if (first) {  // the program's own name
+            first = false;
+            continue;
+        }
+        if ((std::strcmp(arg, "--only") == 0 || std::strcmp(arg, "--limitations") == 0) && i < len) {
+            i += std::strlen(cmdline + i) + 1;  // and its value
+            continue;
+        }
+        argv[argc++] = arg;
+    }
+    static char only[] = "--only";
+    argv[argc++] = only;
+    argv[argc++] = const_cast<char*>(test_name);
+    argv[argc] = nullptr;
+    static char* envp[1024];
+    std::size_t envc = 0;
+    for (char** e = environ; *e != nullptr && envc < 1020; ++e) {
+        if (std::strncmp(*e, "HMALLOC_CHECK=", 14) != 0) envp[envc++] = *e;
+    }
+    static char option[] = "HMALLOC_CHECK=full";
+    envp[envc++] = option;
+    envp[envc] = nullptr;
+
+    int fds[2];
+    CHECK(::pipe(fds) == 0) << "pipe failed";
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::dup2(fds[1], 1);
+        ::close(fds[0]);
+        ::close(fds[1]);
+        ::execve(exe, argv, envp);
+        _exit(127);
+    }
+    ::close(fds[1]);
+    static char out[16384];
+    std::size_t got = 0;
+    for (ssize_t n; (n = ::read(fds[0], out + got, sizeof out - 1 - got)) > 0 || (n < 0 && errno == EINTR);) {
+        if (n > 0) got += static_cast<std::size_t>(n);
+    }
+    ::close(fds[0]);
+    out[got] = '\0';
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (std::strstr(out, "\nok 1 - ") != nullptr) return false;  // passed there
+    // The inner run's diagnostic lines ("#   file:line: ...") carry its failure.
+    Text why;
+    for (const char* line = out; *line != '\0';) {
+        const char* end = std::strchr(line, '\n');
+        std::size_t n = end ? static_cast<std::size_t>(end - line) : std::strlen(line);
+        if (n > 4 && std::strncmp(line, "#   ", 4) == 0) {
+            for (std::size_t k = 4; k < n && why.size() < 900; ++k) why << line[k];
+            why << ' ';
+        }
+        line = end ? end + 1 : line + n;
+    }
+    FAIL() << "with HMALLOC_CHECK=full (a fresh suite process, exit status " << status << "): "
+           << (why.size() ? why.c_str() : "no diagnostic; output: ") << (why.size() ? "" : out);
+    return false;
+}
+
+}  // namespace
+
+// ---- the free list -------------------------------------------------------------------------
+
+namespace {
+unsigned char target[256] __attribute__((aligned(16)));  // a static buffer, as a plausible address
+void* damaged = nullptr;  // the freed block whose first word the program overwrote
+
+void plant_and_allocate() {
+    std::memcpy(damaged, &planted, sizeof planted);
+    allocate_on();
+}
+}  // namespace
+
+TEST(hardening, corrupted_free_list_refused) {
+    // A program overwrites the first word of a block it has freed (where a
+    // free list links it to the next) with an address: another block, still
+    // live, then a static buffer. malloc must not hand that address out:
+    // it aborts, naming the freed block whose link was overwritten.
+    static Block blocks[8];
+    for (auto& b : blocks) b = alloc_filled(SMALL);
+    hfree(blocks[3].p);
+    damaged = blocks[3].p;
+    planted = blocks[5].p;
+    expect_abort("a free-list link overwritten with a live block's address", plant_and_allocate, "malloc",
+                 {"corrupted"}, damaged);
+    planted = target;
+    expect_abort("a free-list link overwritten with a static buffer's address", plant_and_allocate, "malloc",
+                 {"corrupted"}, damaged);
+    check_intact(blocks[5]);
+}
+
+// ---- overflow into the next block ------------------------------------------------------------
+
+namespace {
+Pair pair{};
+const char OVERFLOW[] = "AAAAAAAA";  // 8 bytes past the SMALL bytes asked for, as a string copy that runs over
+
+void overflow() { std::memcpy(pair.a.p + SMALL, OVERFLOW, 8); }
+void overflow_and_allocate() {
+    overflow();
+    planted = nullptr;
+    allocate_on();
+}
+void overflow_and_free_a() {
+    overflow();
+    hfree(pair.a.p);
+    note("free of the block that ran over returned");
+}
+void overflow_and_free_b() {
+    overflow();
+    hfree(pair.b.p);
+    note("free of the block after it returned");
+}
+}  // namespace
+
+TEST(hardening, overflow_into_free_block_caught) {
+    // A program writes 8 bytes past the 64 it asked for, into the block
+    // after it, which is free: where that block's first word links it into
+    // a free list, the damage must be caught when the list reaches it (at
+    // the latest), never followed.
+    static Block blocks[16];
+    pair = neighbours(blocks, 16);
+    hfree(pair.b.p);
+    expect_abort("an overflow into a free block", overflow_and_allocate, "malloc", {"corrupted", "overflow"},
+                 pair.b.p);
+}
+
+TEST(hardening, overflow_into_live_block_caught_with_option) {
+    // The same overflow into a block still live: nothing of the free list
+    // lies there, so only a canary between blocks (HMALLOC_CHECK=full) sees
+    // it, at the next free of either block.
+    if (!with_option("hardening.overflow_into_live_block_caught_with_option")) return;
+    static Block blocks[16];
+    pair = neighbours(blocks, 16);
+    expect_abort("an overflow into a live block, then free of the block that ran over", overflow_and_free_a, "free",
+                 {"overflow"}, pair.a.p);
+    expect_abort("an overflow into a live block, then free of that block", overflow_and_free_b, "free", {"overflow"},
+                 pair.a.p);
+}
+
+// ---- write after free ----------------------------------------------------------------------
+
+namespace {
+std::size_t written_at = 0;  // the offset in the freed block the program writes to
+
+void write_after_free_and_allocate() {
+    const std::uint64_t value = 42;  // a counter decremented, a field set, through a dangling pointer
+    std::memcpy(static_cast<unsigned char*>(damaged) + written_at, &value, sizeof value);
+    planted = nullptr;
+    allocate_on();
+}
+}  // namespace
+
+TEST(hardening, write_after_free_caught) {
+    // A program writes to the first word of a block it has freed (its first
+    // field, through a dangling pointer): caught no later than the block's
+    // next allocation, never followed.
+    static Block blocks[8];
+    for (auto& b : blocks) b = alloc_filled(SMALL);
+    hfree(blocks[4].p);
+    damaged = blocks[4].p;
+    written_at = 0;
+    expect_abort("a write after free", write_after_free_and_allocate, "malloc", {"corrupted", "write after free"},
+                 damaged);
+}
+
+TEST(hardening, write_after_free_anywhere_caught_with_option) {
+    // The same write further into the freed block (bytes 40 to 47 of 64):
+    // only a check of every freed byte (HMALLOC_CHECK=full) sees it, when the
+    // block is handed out again.
+    if (!with_option("hardening.write_after_free_anywhere_caught_with_option")) return;
+    static Block blocks[8];
+    for (auto& b : blocks) b = alloc_filled(SMALL);
+    hfree(blocks[4].p);
+    damaged = blocks[4].p;
+    written_at = 40;
+    expect_abort("a write after free into the middle of the block", write_after_free_and_allocate, "malloc",
+                 {"write after free"}, damaged);
+}
+
+// ---- large blocks ---------------------------------------------------------------------------
+
+namespace {
+constexpr std::size_t LARGE = std::size_t{200} << 10;  // mapped from stage 09 on; a multiple of any page size
+unsigned char* large = nullptr;
+std::size_t large_usable = 0;
+
+void write_past_large_end() {
+    // Only a write that lands in the block's own mapping says something:
+    // past a mapping's end lies whatever the kernel put there (often the
+    // last mapping, writable; sometimes nothing, or a library's gap), so the
+    // child does not write when the byte is outside it.
+    if (!mmap_double_is_mapped(large, large_usable + 1)) {
+        note("the byte past the block's end is outside the block's mapping: no guard page of the allocator's stops a "
+             "write there");
+        return;
+    }
+    large[large_usable] = 1;
+    note("the write past the block's end succeeded");
+}
+}  // namespace
+
+TEST(hardening, large_block_overflow_faults) {
+    // A write just past the usable end of a large block (p +
+    // malloc_usable_size(p)) faults: a guard page ends the block's mapping.
+    large = static_cast<unsigned char*>(hmalloc(LARGE));
+    CHECK(large != nullptr);
+    large_usable = api.malloc_usable_size != nullptr ? api.malloc_usable_size(large) : LARGE;
+    std::memset(large, 0x5a, large_usable);
+    expect_fault("a write past the end of a large block", write_past_large_end);
+    hfree(large);
+}
