@@ -256,16 +256,40 @@ void plant_and_allocate() {
     std::memcpy(damaged, &planted, sizeof planted);
     allocate_on();
 }
+
+// A link saved while it was valid and written back later: `damaged` (y)
+// and `planted` (x) are freed, y last, so y's link leads to x; the word is
+// saved, both blocks are allocated again, y is freed again and the old word
+// written back. It leads to x, live now: malloc must not hand x out twice.
+void replay_stale_link() {
+    hfree(planted);
+    hfree(damaged);
+    std::uintptr_t saved = 0;
+    std::memcpy(&saved, damaged, sizeof saved);
+    void* first = hmalloc(SMALL);
+    void* second = hmalloc(SMALL);
+    if (!((first == damaged && second == planted) || (first == planted && second == damaged))) {
+        note("the two blocks freed last were not the next two allocated: nothing to replay");
+        return;
+    }
+    hfree(damaged);
+    std::memcpy(damaged, &saved, sizeof saved);
+    allocate_on();
+}
 }  // namespace
 
 TEST(hardening, corrupted_free_list_refused) {
     // A program overwrites the first word of a block it has freed (where a
     // free list links it to the next) with an address: another block, still
-    // live, then a static buffer. malloc must not hand that address out:
-    // it aborts, naming the freed block whose link was overwritten.
+    // live; a static buffer; another freed block, further down the list; and
+    // a link it saved before, which leads to a block live again. malloc must
+    // not hand that address out: it aborts, naming the freed block whose
+    // link was overwritten.
     static Block blocks[8];
     for (auto& b : blocks) b = alloc_filled(SMALL);
-    hfree(blocks[3].p);
+    hfree(blocks[6].p);
+    hfree(blocks[1].p);
+    hfree(blocks[3].p);  // freed last: the first a free list of the last freed first reaches
     damaged = blocks[3].p;
     planted = blocks[5].p;
     expect_abort("a free-list link overwritten with a live block's address", plant_and_allocate, "malloc",
@@ -273,6 +297,12 @@ TEST(hardening, corrupted_free_list_refused) {
     planted = target;
     expect_abort("a free-list link overwritten with a static buffer's address", plant_and_allocate, "malloc",
                  {"corrupted"}, damaged);
+    planted = blocks[6].p;
+    expect_abort("a free-list link overwritten with a freed block's address", plant_and_allocate, "malloc",
+                 {"corrupted"}, damaged);
+    damaged = blocks[4].p;
+    planted = blocks[2].p;
+    expect_abort("a stale free-list link written back", replay_stale_link, "malloc", {"corrupted"}, damaged);
     check_intact(blocks[5]);
 }
 
@@ -372,6 +402,33 @@ constexpr std::size_t LARGE = std::size_t{200} << 10;  // mapped from stage 09 o
 unsigned char* large = nullptr;
 std::size_t large_usable = 0;
 
+std::size_t usable_of(void* p, std::size_t asked) {
+    return api.malloc_usable_size != nullptr ? api.malloc_usable_size(p) : asked;
+}
+
+void write_past_large_end();
+
+void grow_and_write_past_end() {
+    void* grown = hrealloc(large, 2 * LARGE);
+    if (grown == nullptr) {
+        note("hrealloc to twice the size returned NULL");
+        return;
+    }
+    large = static_cast<unsigned char*>(grown);
+    large_usable = usable_of(large, 2 * LARGE);
+    write_past_large_end();
+}
+void shrink_and_write_past_end() {
+    void* shrunk = hrealloc(large, LARGE - (std::size_t{64} << 10));
+    if (shrunk == nullptr) {
+        note("hrealloc to a smaller size returned NULL");
+        return;
+    }
+    large = static_cast<unsigned char*>(shrunk);
+    large_usable = usable_of(large, LARGE - (std::size_t{64} << 10));
+    write_past_large_end();
+}
+
 void write_past_large_end() {
     // Only a write that lands in the block's own mapping says something:
     // past a mapping's end lies whatever the kernel put there (often the
@@ -390,10 +447,15 @@ void write_past_large_end() {
 TEST(hardening, large_block_overflow_faults) {
     // A write just past the usable end of a large block (p +
     // malloc_usable_size(p)) faults: a guard page ends the block's mapping.
+    // So it does after hrealloc has grown or shrunk the block in place.
     large = static_cast<unsigned char*>(hmalloc(LARGE));
     CHECK(large != nullptr);
-    large_usable = api.malloc_usable_size != nullptr ? api.malloc_usable_size(large) : LARGE;
+    large_usable = usable_of(large, LARGE);
     std::memset(large, 0x5a, large_usable);
     expect_fault("a write past the end of a large block", write_past_large_end);
+    if (api.hrealloc != nullptr) {
+        expect_fault("a write past the end of a large block grown by hrealloc", grow_and_write_past_end);
+        expect_fault("a write past the end of a large block shrunk by hrealloc", shrink_and_write_past_end);
+    }
     hfree(large);
 }

@@ -115,17 +115,16 @@ void* resize(Mapping* m, std::size_t size) {
             return nullptr;
         }
     } else {
-        // Growing: the guard is opened up first (in place), so the pages
-        // added after it are writable too; then the new last page becomes
-        // the guard. If the OS refuses the new guard, the block has grown
-        // (it may have moved: it cannot go back) and goes without one.
-        char* guard = m->start + m->length - page;
-        if (!os::unprotect(guard, page)) return nullptr;
-        start = static_cast<char*>(os::remap(m->start, m->length, length));
-        if (start == nullptr) {
-            os::protect(guard, page);
-            return nullptr;
-        }
+        // Growing: mremap moves only pages of one protection that the kernel
+        // has not split, so the payload's pages move without the guard, to
+        // where there is room for one more page; that page becomes the new
+        // guard, and the old one is unmapped. If the OS refuses the new
+        // guard, the block has grown (and moved: it cannot go back) and goes
+        // without one.
+        char* old_guard = m->start + m->length - page;
+        start = static_cast<char*>(os::remap(m->start, m->length - page, length));
+        if (start == nullptr) return nullptr;
+        if (start != m->start) os::unmap(old_guard, page);
         os::protect(start + length - page, page);
     }
     // The entry moves in the table if the payload moved: it is kept sorted.
