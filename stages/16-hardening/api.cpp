@@ -1,9 +1,10 @@
 // api.cpp: the names the library exports, and nothing else.
 //
 // Thin C wrappers over namespace hm. The library is compiled with hidden
-// visibility, so these are its only dynamic symbols. Each wrapper holds the
-// heap lock (lock.hpp) for the whole call; nothing inside namespace hm takes
-// it, so the heap's functions can call one another freely.
+// visibility, so these are its only dynamic symbols. From stage 15 the
+// wrappers take no lock: a thread's small blocks need none, and the heap's
+// functions take the heap lock (lock.hpp) themselves around what threads
+// share. Only the walks hold it for the whole call.
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -35,10 +36,7 @@ private:
 
 std::size_t page_size() { return static_cast<std::size_t>(sysconf(_SC_PAGESIZE)); }
 
-void* aligned(std::size_t alignment, std::size_t size) {
-    hm::LockGuard guard;
-    return hm::allocate_aligned(alignment, size);
-}
+void* aligned(std::size_t alignment, std::size_t size) { return hm::allocate_aligned(alignment, size); }
 
 // Runs when the library is loaded, before main. It allocates nothing itself.
 __attribute__((constructor)) void at_load() { hm::register_fork_handlers(); }
@@ -48,24 +46,19 @@ __attribute__((constructor)) void at_load() { hm::register_fork_handlers(); }
 // ---- the prefixed names, as in every stage ---------------------------------------
 
 HM_EXPORT void* hmalloc(size_t size) {
-    hm::LockGuard guard;
     return hm::allocate(size);
 }
 HM_EXPORT void hfree(void* ptr) {
     ErrnoKeeper keep;
-    hm::LockGuard guard;
     hm::release(ptr);
 }
 HM_EXPORT void* hcalloc(size_t nmemb, size_t size) {
-    hm::LockGuard guard;
     return hm::allocate_zeroed(nmemb, size);
 }
 HM_EXPORT void* hrealloc(void* ptr, size_t size) {
-    hm::LockGuard guard;
     return hm::reallocate(ptr, size);
 }
 HM_EXPORT void* hreallocarray(void* ptr, size_t nmemb, size_t size) {
-    hm::LockGuard guard;
     return hm::reallocate_array(ptr, nmemb, size);
 }
 HM_EXPORT void hwalk(hm_visit_fn visit, void* ctx) {
@@ -134,6 +127,5 @@ HM_EXPORT void* pvalloc(size_t size) {
 
 HM_EXPORT size_t malloc_usable_size(void* ptr) {
     if (ptr == nullptr) return 0;
-    hm::LockGuard guard;
     return hm::usable_size(ptr);
 }

@@ -1,12 +1,16 @@
-// heap.cpp: stage 16-hardening, small blocks without headers, checked.
+// heap.cpp: stage 16-hardening, a heap of small blocks per thread, checked.
 // Journal: JOURNAL.md#stage-16
 //
 // A request of up to classes::SMALL_MAX bytes is served from a page of
-// blocks of its size class (pages.cpp), with no header; every call asks the
-// pages first whether a pointer is theirs. Larger requests keep stage 13's
-// segregated fits on the break heap and stage 09's mappings.
+// blocks of its size class (pages.cpp), with no header, from the calling
+// thread's own heap and with no lock; every call asks the pages first
+// whether a pointer is theirs. Larger requests keep stage 13's segregated
+// fits on the break heap and stage 09's mappings, which every thread shares:
+// the functions here take the heap lock (lock.hpp) around them, and only
+// around them (they never hold it while they call the pages).
 #include "heap.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cerrno>
 #include <cstdint>
@@ -15,6 +19,7 @@
 
 #include "bins.hpp"
 #include "classes.hpp"
+#include "lock.hpp"
 #include "mapped.hpp"
 #include "os.hpp"
 #include "pages.hpp"
@@ -391,6 +396,31 @@ void* allocate_on_heap(std::size_t size) {
     return payload_of(block);
 }
 
+// ---- the shared heap's entries ----------------------------------------------------
+// A request above classes::SMALL_MAX, and a pointer that is not a small
+// block. The caller holds the heap lock.
+
+void* allocate_shared(std::size_t size) {
+    if (size > MAX_REQUEST) return out_of_memory();
+    if (size >= mapped::MMAP_THRESHOLD) {
+        void* payload = mapped::create(size, ALIGNMENT);
+        return payload != nullptr ? payload : out_of_memory();
+    }
+    return allocate_on_heap(block_size(size));
+}
+
+void release_shared(void* payload) {
+    if (mapped::Mapping* m = mapped::find(payload)) {
+        mapped::destroy(m);  // if the OS refuses, the block stays mapped and ours
+        return;
+    }
+    Block* block = find_block(payload);
+    if (block == nullptr) report("free", "invalid pointer", payload);
+    if (!is_used(block)) report("free", "double free of", payload);
+    free_block(block);
+    trim_break();
+}
+
 }  // namespace
 
 
@@ -401,12 +431,8 @@ void* allocate(std::size_t size) {
         void* block = pages::allocate(size);
         return block != nullptr ? block : out_of_memory();
     }
-    if (size > MAX_REQUEST) return out_of_memory();
-    if (size >= mapped::MMAP_THRESHOLD) {
-        void* payload = mapped::create(size, ALIGNMENT);
-        return payload != nullptr ? payload : out_of_memory();
-    }
-    return allocate_on_heap(block_size(size));
+    LockGuard guard;
+    return allocate_shared(size);
 }
 
 void release(void* payload) {
@@ -414,19 +440,11 @@ void release(void* payload) {
     pages::Found small = pages::find(payload);
     if (small.kind != pages::Kind::not_ours) {
         if (small.kind == pages::Kind::invalid) report("free", "invalid pointer", payload);
-        if (small.kind == pages::Kind::freed) report("free", "double free of", payload);
-        pages::release(payload);
+        if (small.kind == pages::Kind::freed || !pages::release(payload)) report("free", "double free of", payload);
         return;
     }
-    if (mapped::Mapping* m = mapped::find(payload)) {
-        mapped::destroy(m);  // if the OS refuses, the block stays mapped and ours
-        return;
-    }
-    Block* block = find_block(payload);
-    if (block == nullptr) report("free", "invalid pointer", payload);
-    if (!is_used(block)) report("free", "double free of", payload);
-    free_block(block);
-    trim_break();
+    LockGuard guard;
+    release_shared(payload);
 }
 
 void* allocate_zeroed(std::size_t count, std::size_t size) {
@@ -441,30 +459,17 @@ void* allocate_zeroed(std::size_t count, std::size_t size) {
     if (bytes <= classes::SMALL_MAX) {
         std::memset(payload, 0, classes::SIZES[classes::class_of(bytes)]);  // a reused small block is dirty too
     } else if (bytes < mapped::MMAP_THRESHOLD) {
-        std::memset(payload, 0, capacity(header_of(payload)));
+        std::size_t n = 0;
+        {
+            LockGuard guard;  // the tag's flags change as the neighbours do
+            n = capacity(header_of(payload));
+        }
+        std::memset(payload, 0, n);
     }
     return payload;
 }
 
 namespace {
-
-// hrealloc of a mapped block: mremap while it stays large, else back to the heap.
-void* reallocate_mapped(mapped::Mapping* m, std::size_t size) {
-    if (size == 0) {
-        release(m->payload);
-        return nullptr;
-    }
-    if (size > MAX_REQUEST) return out_of_memory();
-    if (size >= mapped::MMAP_THRESHOLD) {
-        void* moved = mapped::resize(m, size);
-        return moved != nullptr ? moved : out_of_memory();
-    }
-    void* moved = allocate(size);  // a small block, or one on the break heap
-    if (moved == nullptr) return nullptr;  // allocate set errno; the block is untouched
-    std::memcpy(moved, m->payload, size);
-    mapped::destroy(m);
-    return moved;
-}
 
 // hrealloc of a small block: in place while it fits its class, else moved
 // (to a larger class, or across the seam to the break heap or a mapping).
@@ -472,29 +477,43 @@ void* reallocate_small(void* payload, pages::Found small, std::size_t size) {
     if (small.kind == pages::Kind::invalid) report("realloc", "invalid pointer", payload);
     if (small.kind == pages::Kind::freed) report("realloc", "pointer to a free block", payload);
     if (size == 0) {
-        pages::release(payload, "realloc");
+        if (!pages::release(payload, "realloc")) report("realloc", "pointer to a free block", payload);
         return nullptr;
     }
     if (size <= small.size) return payload;
     void* moved = allocate(size);
     if (moved == nullptr) return nullptr;  // allocate set errno; the old block is untouched
     std::memcpy(moved, payload, small.size);
-    pages::release(payload, "realloc");
+    if (!pages::release(payload, "realloc")) report("realloc", "pointer to a free block", payload);
     return moved;
 }
 
-}  // namespace
-
-void* reallocate(void* payload, std::size_t size) {
-    if (payload == nullptr) return allocate(size);
-    pages::Found small = pages::find(payload);
-    if (small.kind != pages::Kind::not_ours) return reallocate_small(payload, small, size);
-    if (mapped::Mapping* m = mapped::find(payload)) return reallocate_mapped(m, size);
+// hrealloc of a block of the shared heap: a mapped block is resized by
+// mremap while it stays large; a block of the break heap shrinks or grows in
+// place where it can. Under the heap lock. Otherwise it must move: returns
+// null with `*keep` set to the bytes to copy (the caller moves it, with the
+// lock let go, since the new block may be a small one). Null with `*keep`
+// 0 when it is done (freed, or refused with errno set).
+void* reallocate_shared(void* payload, std::size_t size, std::size_t* keep) {
+    *keep = 0;
+    if (mapped::Mapping* m = mapped::find(payload)) {
+        if (size == 0) {
+            mapped::destroy(m);
+            return nullptr;
+        }
+        if (size > MAX_REQUEST) return out_of_memory();
+        if (size >= mapped::MMAP_THRESHOLD) {
+            void* moved = mapped::resize(m, size);
+            return moved != nullptr ? moved : out_of_memory();
+        }
+        *keep = size;  // down to the break heap or a page
+        return nullptr;
+    }
     Block* block = find_block(payload);
     if (block == nullptr) report("realloc", "invalid pointer", payload);
     if (!is_used(block)) report("realloc", "pointer to a free block", payload);
     if (size == 0) {
-        release(payload);
+        release_shared(payload);
         return nullptr;
     }
     if (size > MAX_REQUEST) return out_of_memory();
@@ -504,9 +523,27 @@ void* reallocate(void* payload, std::size_t size) {
         return payload;
     }
     if (grow_in_place(block, need)) return payload;
+    *keep = capacity(block);
+    return nullptr;
+}
+
+}  // namespace
+
+void* reallocate(void* payload, std::size_t size) {
+    if (payload == nullptr) return allocate(size);
+    pages::Found small = pages::find(payload);
+    if (small.kind != pages::Kind::not_ours) return reallocate_small(payload, small, size);
+    std::size_t keep = 0;
+    {
+        LockGuard guard;
+        void* done = reallocate_shared(payload, size, &keep);
+        if (keep == 0) return done;
+    }
+    // The block is still the caller's alone: no other thread may free or
+    // resize it, so it can be copied with the lock let go.
     void* moved = allocate(size);
     if (moved == nullptr) return nullptr;  // allocate set errno; the old block is untouched
-    std::memcpy(moved, payload, capacity(block));
+    std::memcpy(moved, payload, std::min(keep, size));
     release(payload);
     return moved;
 }
@@ -520,6 +557,7 @@ void* reallocate_array(void* payload, std::size_t count, std::size_t size) {
 void* allocate_aligned(std::size_t alignment, std::size_t size) {
     if (alignment <= ALIGNMENT) return allocate(size);
     if (size > MAX_REQUEST - alignment - MIN_BLOCK) return out_of_memory();
+    LockGuard guard;
     std::size_t need = block_size(size);
     // Room for the block, for sliding it up to the next multiple of
     // `alignment`, and for a free block of its own in front of it.
@@ -552,6 +590,7 @@ std::size_t usable_size(void* payload) {
     pages::Found small = pages::find(payload);
     if (small.kind == pages::Kind::live) return small.size;
     if (small.kind != pages::Kind::not_ours) report("malloc_usable_size", "invalid pointer", payload);
+    LockGuard guard;
     if (mapped::Mapping* m = mapped::find(payload)) return mapped::usable(m);
     Block* block = find_block(payload);
     if (block == nullptr || !is_used(block)) report("malloc_usable_size", "invalid pointer", payload);

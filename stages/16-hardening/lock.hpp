@@ -1,4 +1,4 @@
-// lock.hpp: one lock around the whole heap, and what fork needs of it.
+// lock.hpp: one lock around what the threads share, and what fork needs of it.
 #pragma once
 
 #include <pthread.h>
@@ -7,9 +7,10 @@ namespace hm {
 
 // ---- the heap lock --------------------------------------------------------------
 //
-// Every exported function holds this lock for its whole call: the list of
-// blocks, their headers and the break are shared by every thread. One lock is
-// the simplest correct answer; what it costs is that threads take turns.
+// From stage 15 a thread's small blocks need no lock (pages.hpp); this lock
+// guards what every thread shares: the break heap and its bins, the
+// mappings, and the pages' empty pages, segments and abandoned heaps. It is
+// held for a call on those, never across a call that may need it again.
 inline constinit pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 
 // ---- fork -----------------------------------------------------------------------
@@ -19,6 +20,15 @@ inline constinit pthread_mutex_t heap_lock = PTHREAD_MUTEX_INITIALIZER;
 // child's first malloc would hang. So fork takes the lock first (the
 // "prepare" handler), and both processes let it go afterwards: the child
 // starts with a heap that no thread was halfway through changing.
+//
+// The threads' own heaps (stage 15) take no lock, so another thread may be
+// halfway through changing its heap when fork copies it. The child has only
+// the forking thread, so nothing ever works on those heaps again: their
+// pages stay as they were, and a block of theirs the child frees goes onto
+// the heap's list of remote frees (an atomic push, whole at every instant),
+// which no thread drains. The child's own heap is the forking thread's,
+// which was not inside a call. (A child leaks those pages; most children
+// soon exec.)
 //
 // Other libraries' fork handlers may allocate. pthread_atfork runs the
 // prepare handlers in the reverse order of registration, so one registered

@@ -1,7 +1,9 @@
-// pages.cpp: small blocks in pages of one size class (pages.hpp), hardened.
-// Journal: JOURNAL.md#stage-14, JOURNAL.md#stage-16
+// pages.cpp: small blocks in pages of one size class, a heap of them per
+// thread (pages.hpp), their free lists checked.
+// Journal: JOURNAL.md#stage-15, JOURNAL.md#stage-16
 //
-// A page that holds a class is on that class's list while it has room; a
+// A page that holds a class belongs to one thread's heap, and is on that
+// heap's list for the class while it has room; a
 // block comes from the page's own free list (the blocks freed there, the last
 // freed first) or, while the page is new, from its untouched end (a bump
 // pointer, so a page's memory is touched only as it is used). A page whose
@@ -12,7 +14,22 @@
 // are all empty is unmapped, except one, kept for the next request (so a
 // program that frees and allocates around a segment's edge does not map and
 // unmap a megabyte each time).
+//
+// Who may touch what (stage 15):
+//  - A heap's lists and its pages' records (free list, counts, bump pointer)
+//    belong to the heap's thread: it reads and writes them with no lock.
+//  - A page's live bitmap is shared: the owner sets a bit when it hands a
+//    block out, and any thread clears one when it frees a block, so both
+//    change a word of it with one atomic instruction. Clearing the bit is what
+//    decides which of two frees of one block was first.
+//  - A heap's list of remote frees is an atomic stack: other threads push,
+//    the owner takes the whole stack at once.
+//  - The empty pages, the segments and the heaps of exited threads are
+//    shared by every heap: the heap lock (lock.hpp) guards them. A thread
+//    takes it only to get a page or give one back, never for a block.
 #include "pages.hpp"
+
+#include <pthread.h>
 
 #include <atomic>
 #include <cstdint>
@@ -21,6 +38,7 @@
 
 #include "classes.hpp"
 #include "heap.hpp"
+#include "lock.hpp"
 #include "os.hpp"
 
 namespace hm::pages {
@@ -34,26 +52,40 @@ static_assert(SEGMENT % PAGE == 0 && PAGES <= 64);
 
 // ---- the records ------------------------------------------------------------------
 
+struct Heap;
+
 struct Page {
-    Page* next;            // on its class's list of pages with room, or on the list of empty pages
+    Page* next;            // on its heap's list of pages with room for its class, or on the list of empty pages
     Page* prev;
     void* free;            // blocks freed in this page, linked through their first word (encoded: link())
     char* start;           // the first block
+    Heap* owner;           // the heap the page belongs to; null while it is empty and shared
     std::uint32_t size;    // the class's block size
     std::uint32_t stride;  // from one block's start to the next: size, or size + GAP (HMALLOC_CHECK=full)
     std::uint64_t divides; // 2^64 / stride, rounded up: divisible() tells a block boundary without dividing
     std::uint16_t cls;     // the class, or NO_CLASS; an empty page keeps its last class
-    std::uint16_t used;    // live blocks
+    std::uint16_t used;    // blocks handed out and not yet back in the page (a remote free is back once drained)
     std::uint16_t capacity;  // blocks the page holds
     std::uint16_t bumped;    // blocks handed out from the start since the page took its class
-    bool kept;               // empty, but kept on its class's list (not on the list of empty pages)
     // One bit per GRANULE bytes of the page, set where a live block starts.
-    std::uint64_t live[GRANULES / 64];
+    std::atomic<std::uint64_t> live[GRANULES / 64];
 };
 
 struct Segment {
-    std::size_t used_pages;  // pages that hold a live block
+    Segment* next;           // every segment we have, in the order they were mapped
+    std::size_t used_pages;  // pages that belong to a heap (not on the list of empty pages)
     Page pages[PAGES];
+};
+
+// A thread's heap. Its thread alone reads and writes `with_room` and the
+// records of its pages; other threads only push onto `remote`. When its
+// thread exits, the heap is abandoned (its empty pages go back, the rest
+// stay) and then guarded by the heap lock, until a new thread adopts it.
+struct alignas(64) Heap {  // a cache line of its own at least: two threads' heaps never share one
+    Page* with_room[classes::COUNT];   // per class: pages with a free block or an untouched end
+    std::atomic<void*> remote;         // blocks other threads freed here, linked through their first word (encoded)
+    std::atomic<bool> abandoned;       // its thread has exited
+    Heap* next_abandoned;              // on the list of abandoned heaps
 };
 
 // The records take the start of the segment; page 0's blocks begin after them.
@@ -62,75 +94,45 @@ static_assert(META + classes::SMALL_MAX <= PAGE, "page 0 holds at least one bloc
 
 // ---- state --------------------------------------------------------------------
 
-constinit Page* with_room[classes::COUNT] = {};  // per class: pages with a free block or an untouched end
-constinit Page* empty = nullptr;                 // pages with no live block: any class takes them
+// The calling thread's heap: null until its first small block.
+constinit thread_local Heap* my_heap __attribute__((tls_model("initial-exec"))) = nullptr;
+
+// Shared by every heap, under the heap lock:
+constinit Page* empty = nullptr;                 // pages with no live block and no heap: any class takes them
 constinit Segment* spare = nullptr;              // the one empty segment kept mapped
 constinit char* last_mapped = nullptr;           // the segment mapped last (the next goes below it)
+constinit Segment* segments = nullptr;           // every segment we have
+constinit Heap* abandoned_heaps = nullptr;       // heaps whose thread has exited, waiting to be adopted
+constinit Heap* heap_chunk_next = nullptr;       // heaps are carved from a mapping, one after the other...
+constinit Heap* heap_chunk_end = nullptr;        // ... up to here
+constinit pthread_key_t exit_key{};              // its destructor abandons an exiting thread's heap
+constinit bool exit_key_made = false;
 
-// ---- the table of segments ---------------------------------------------------------
+// ---- the map of segments ---------------------------------------------------------
 //
-// An open-addressed hash set of segment bases, in pages of its own, at most
-// half full. Whether an address lies in one of our segments: clear its low
-// bits, hash, and look at a slot or two. Only then is the segment's start read.
+// One bit for every SEGMENT bytes of the address space below ADDRESS_LIMIT,
+// set while a segment of ours is mapped there. Threads read it with no lock,
+// so it never moves and never grows: it is a zeroed array in the library's
+// own memory (.bss, 16 MiB of address space, of which only the pages that
+// hold a set bit are ever touched). Whether an address lies in one of our
+// segments: clear its low bits, and test one bit.
 
-constinit std::uintptr_t* slots = nullptr;
-constinit std::size_t slot_bits = 0;  // the table has 1 << slot_bits slots
-constinit std::size_t segment_count = 0;
-
-std::size_t slot_of(std::uintptr_t base) {
-    return static_cast<std::size_t>(((base / SEGMENT) * 0x9e3779b97f4a7c15ull) >> (64 - slot_bits));
-}
-std::size_t slot_mask() { return (std::size_t{1} << slot_bits) - 1; }
+constexpr std::uintptr_t ADDRESS_LIMIT = std::uintptr_t{1} << 47;  // x86-64's user space, 4-level paging
+constexpr std::size_t MAP_WORDS = ADDRESS_LIMIT / SEGMENT / 64;
+constinit std::atomic<std::uint64_t> segment_map[MAP_WORDS] = {};
 
 bool is_segment(std::uintptr_t base) {
-    if (slots == nullptr) return false;
-    for (std::size_t i = slot_of(base);; i = (i + 1) & slot_mask()) {
-        if (slots[i] == base) return true;
-        if (slots[i] == 0) return false;
-    }
+    if (base >= ADDRESS_LIMIT) return false;
+    std::size_t bit = base / SEGMENT;
+    return (segment_map[bit / 64].load(std::memory_order_acquire) >> (bit % 64) & 1) != 0;
 }
-
-void put(std::uintptr_t base) {
-    std::size_t i = slot_of(base);
-    while (slots[i] != 0) i = (i + 1) & slot_mask();
-    slots[i] = base;
+void mark_segment(std::uintptr_t base) {
+    std::size_t bit = base / SEGMENT;
+    segment_map[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_release);
 }
-
-// Room for one more segment in the table; false if the OS refuses it pages.
-bool reserve_slot() {
-    if (slots != nullptr && (segment_count + 1) * 2 <= (std::size_t{1} << slot_bits)) return true;
-    std::size_t bits = slots == nullptr ? 9 : slot_bits + 1;  // 512 slots: one page of 4 KiB
-    std::size_t bytes = (std::size_t{1} << bits) * sizeof(std::uintptr_t);
-    auto* grown = static_cast<std::uintptr_t*>(os::map(bytes));
-    if (grown == nullptr) return false;
-    std::uintptr_t* old = slots;
-    std::size_t old_count = slots == nullptr ? 0 : std::size_t{1} << slot_bits;
-    slots = grown;
-    slot_bits = bits;
-    for (std::size_t i = 0; i < old_count; ++i) {
-        if (old[i] != 0) put(old[i]);
-    }
-    if (old != nullptr) os::unmap(old, old_count * sizeof(std::uintptr_t));  // if refused, a page stays mapped
-    return true;
-}
-
-// Takes `base` out of the table, moving back the entries after it that
-// would otherwise no longer be found (linear probing).
-void forget(std::uintptr_t base) {
-    std::size_t i = slot_of(base);
-    while (slots[i] != base) i = (i + 1) & slot_mask();
-    slots[i] = 0;
-    for (std::size_t j = (i + 1) & slot_mask(); slots[j] != 0; j = (j + 1) & slot_mask()) {
-        std::size_t home = slot_of(slots[j]);
-        // slots[j] stays unless its home lies cyclically outside (i, j].
-        bool stays = i < j ? (home > i && home <= j) : (home > i || home <= j);
-        if (!stays) {
-            slots[i] = slots[j];
-            slots[j] = 0;
-            i = j;
-        }
-    }
-    --segment_count;
+void unmark_segment(std::uintptr_t base) {
+    std::size_t bit = base / SEGMENT;
+    segment_map[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_relaxed);
 }
 
 // ---- lists ----------------------------------------------------------------------
@@ -163,7 +165,10 @@ std::size_t page_index(const void* address) {
 std::size_t granule(const void* address) {
     return (reinterpret_cast<std::uintptr_t>(address) & (PAGE - 1)) / GRANULE;
 }
-bool is_live(const Page* p, std::size_t g) { return (p->live[g / 64] >> (g % 64) & 1) != 0; }
+bool is_live(const Page* p, std::size_t g) {
+    return (p->live[g / 64].load(std::memory_order_relaxed) >> (g % 64) & 1) != 0;
+}
+Page* page_of(const void* payload) { return &segment_at(payload)->pages[page_index(payload)]; }
 
 // ---- hardening --------------------------------------------------------------------
 //
@@ -242,6 +247,15 @@ bool is_free_block(const Page* p, std::uintptr_t at) {
     report("malloc", "corrupted free list: the link was overwritten in the freed block", block);
 }
 
+// A link of a heap's list of remote frees leads to any page of the heap:
+// one of our segments, a page `h` owns, and a free block there. Only `h`'s
+// thread (or one holding the heap lock, for an abandoned heap) drains it.
+bool is_remote_free(const Heap* h, std::uintptr_t at) {
+    if (!is_segment(at & ~(SEGMENT - 1))) return false;
+    const Page* p = page_of(reinterpret_cast<void*>(at));
+    return p->owner == h && is_free_block(p, at);
+}
+
 // ---- the option's checks (HMALLOC_CHECK=full) --------------------------------------------
 
 bool is_full(const Page* p) { return p->stride != p->size; }
@@ -297,11 +311,15 @@ char* map_segment() {
     return base;
 }
 
-// A new segment, its pages on the empty list; false if the OS refuses.
+// A new segment, its pages on the empty list; false if the OS refuses (or
+// puts it where the map of segments does not reach).
 bool add_segment() {
-    if (!reserve_slot()) return false;
     char* base = map_segment();
     if (base == nullptr) return false;
+    if (reinterpret_cast<std::uintptr_t>(base) >= ADDRESS_LIMIT) {
+        os::unmap(base, SEGMENT);
+        return false;
+    }
     last_mapped = base;
     auto* s = reinterpret_cast<Segment*>(base);  // fresh pages: zeroed, so every bit is clear
     s->used_pages = 0;
@@ -311,20 +329,26 @@ bool add_segment() {
         p->start = base + (i == 0 ? META : i * PAGE);
         push(empty, p);
     }
-    put(reinterpret_cast<std::uintptr_t>(base));
-    ++segment_count;
+    s->next = segments;
+    segments = s;
+    mark_segment(reinterpret_cast<std::uintptr_t>(base));
     return true;
 }
 
 // Gives a segment whose pages are all empty back to the OS; if the OS
 // refuses, it stays as it was, still ours.
 void drop_segment(Segment* s) {
-    for (Page& p : s->pages) unlink(p.kept ? with_room[p.cls] : empty, &p);
+    unmark_segment(reinterpret_cast<std::uintptr_t>(s));
+    for (Page& p : s->pages) unlink(empty, &p);
+    Segment** link = &segments;
+    while (*link != s) link = &(*link)->next;
+    *link = s->next;
     if (!os::unmap(s, SEGMENT)) {
-        for (Page& p : s->pages) push(p.kept ? with_room[p.cls] : empty, &p);
-        return;
+        for (Page& p : s->pages) push(empty, &p);
+        s->next = segments;
+        segments = s;
+        mark_segment(reinterpret_cast<std::uintptr_t>(s));
     }
-    forget(reinterpret_cast<std::uintptr_t>(s));
 }
 
 // ---- pages ----------------------------------------------------------------------
@@ -333,16 +357,19 @@ void drop_segment(Segment* s) {
 // release() need no registers saved on their way in and out.
 #define HM_SLOW_PATH [[gnu::noinline, gnu::cold]]
 
-// An empty page, given class `c` and put on its list; null if the OS refuses.
-HM_SLOW_PATH Page* take_page(std::size_t c) {
+// An empty page, given class `c` and put on heap `h`'s list for it; null if
+// the OS refuses. The caller holds the heap lock.
+Page* take_page(Heap* h, std::size_t c) {
     if (empty == nullptr && !add_segment()) return nullptr;
     Page* p = empty;
     unlink(empty, p);
     Segment* s = segment_at(p);
+    if (s->used_pages++ == 0 && s == spare) spare = nullptr;
     auto size = static_cast<std::uint32_t>(classes::SIZES[c]);
     char* end = reinterpret_cast<char*>(s) + (page_index(p->start) + 1) * PAGE;
     read_options();
     std::uint32_t stride = size + ((checks.load(std::memory_order_relaxed) & CHECK_FULL) != 0 ? GAP : 0);
+    p->owner = h;
     p->cls = static_cast<std::uint16_t>(c);
     p->size = size;
     p->stride = stride;
@@ -351,28 +378,16 @@ HM_SLOW_PATH Page* take_page(std::size_t c) {
     p->bumped = 0;
     p->used = 0;
     p->free = nullptr;
-    push(with_room[c], p);
+    push(h->with_room[c], p);
     return p;
 }
 
-// `p` is about to hand out its first live block: its segment is in use.
-HM_SLOW_PATH void page_in_use(Page* p) {
-    Segment* s = segment_at(p);
-    if (s->used_pages++ == 0 && s == spare) spare = nullptr;
-    p->kept = false;
-}
-
-// `p`'s last block has just been freed: any class may take the page now,
-// unless it is its class's only page with room, which stays for the class's
-// next request. A segment with no page in use is kept if it is the only
-// one; otherwise it goes back to the OS.
-HM_SLOW_PATH void page_emptied(Page* p) {
-    if (with_room[p->cls] == p && p->next == nullptr) {
-        p->kept = true;
-    } else {
-        unlink(with_room[p->cls], p);
-        push(empty, p);
-    }
+// Gives an empty page (on no list now) back to the empty pages, which any
+// heap takes from. A segment with no page left in a heap is kept if it is
+// the only one; otherwise it goes back to the OS. The caller holds the heap lock.
+void give_back(Page* p) {
+    p->owner = nullptr;
+    push(empty, p);
     Segment* s = segment_at(p);
     if (--s->used_pages != 0) return;
     if (spare == nullptr) {
@@ -382,11 +397,140 @@ HM_SLOW_PATH void page_emptied(Page* p) {
     }
 }
 
+// `p`'s last block has just come back: any heap may take the page now,
+// unless it is its class's only page with room in a live heap, which stays
+// for the class's next request (with no lock: it stays the heap's). An
+// abandoned heap keeps nothing; whoever works on it holds the heap lock already.
+HM_SLOW_PATH void page_emptied(Heap* h, Page* p) {
+    bool is_abandoned = h->abandoned.load(std::memory_order_relaxed);
+    if (!is_abandoned && h->with_room[p->cls] == p && p->next == nullptr) return;
+    unlink(h->with_room[p->cls], p);
+    if (is_abandoned) {
+        give_back(p);
+        return;
+    }
+    LockGuard guard;
+    give_back(p);
+}
+
 // `p` has just handed out its last block: it leaves its class's list.
-HM_SLOW_PATH void page_full(Page* p) { unlink(with_room[p->cls], p); }
+HM_SLOW_PATH void page_full(Heap* h, Page* p) { unlink(h->with_room[p->cls], p); }
 
 // `p` was full and has a free block again: back on its class's list.
-HM_SLOW_PATH void page_has_room(Page* p) { push(with_room[p->cls], p); }
+HM_SLOW_PATH void page_has_room(Heap* h, Page* p) { push(h->with_room[p->cls], p); }
+
+// A block of `p` (a page of heap `h`) is back, its live bit already clear:
+// onto the page's free list. Only `h`'s thread calls this, or, for an
+// abandoned heap, a thread that holds the heap lock.
+void put_back(Heap* h, Page* p, void* block) {
+    bool was_full = p->free == nullptr && p->bumped == p->capacity;
+    *static_cast<std::uintptr_t*>(block) = link(address(p->free), block);
+    p->free = block;
+    if (was_full) page_has_room(h, p);
+    if (--p->used == 0) page_emptied(h, p);
+}
+
+// ---- the heaps --------------------------------------------------------------------
+
+// Takes every block other threads have freed into `h` so far and puts each
+// back in its page (the owner's business, or, for an abandoned heap, that
+// of a thread that holds the heap lock).
+void drain_remote(Heap* h) {
+    void* block = h->remote.exchange(nullptr, std::memory_order_acquire);
+    while (block != nullptr) {
+        std::uintptr_t next = link(*static_cast<std::uintptr_t*>(block), block);
+        if (next != 0 && !is_remote_free(h, next)) corrupted(block);
+        put_back(h, page_of(block), block);
+        block = reinterpret_cast<void*>(next);
+    }
+}
+
+// The destructor of exit_key: the thread of `heap` is exiting. Its heap is
+// abandoned: the blocks freed into it so far are put back, its empty pages
+// go back to be shared, and it waits, under the heap lock, for a new thread
+// to adopt it. Its blocks still live may be freed by any thread meanwhile.
+void abandon(void* heap) {
+    auto* h = static_cast<Heap*>(heap);
+    LockGuard guard;
+    h->abandoned.store(true, std::memory_order_release);
+    drain_remote(h);
+    for (std::size_t c = 0; c < classes::COUNT; ++c) {
+        for (Page* p = h->with_room[c]; p != nullptr;) {
+            Page* next = p->next;
+            if (p->used == 0) {
+                unlink(h->with_room[c], p);
+                give_back(p);
+            }
+            p = next;
+        }
+    }
+    h->next_abandoned = abandoned_heaps;
+    abandoned_heaps = h;
+    my_heap = nullptr;  // a later call on this thread (another key's destructor) gets a heap anew
+}
+
+// A heap for the calling thread: an abandoned one if there is one (with
+// every page it still has), else a new one; null if the OS refuses memory.
+// The heap lock is held only while the heap is chosen; the exit key is set
+// after it is let go, because pthread_setspecific may call malloc (which now
+// finds the heap).
+HM_SLOW_PATH Heap* make_heap() {
+    Heap* h = nullptr;
+    {
+        LockGuard guard;
+        if (!exit_key_made) exit_key_made = pthread_key_create(&exit_key, abandon) == 0;
+        if (abandoned_heaps != nullptr) {
+            h = abandoned_heaps;
+            abandoned_heaps = h->next_abandoned;
+            drain_remote(h);  // still abandoned: a page it empties goes back, under the lock we hold
+            h->abandoned.store(false, std::memory_order_release);
+        } else {
+            if (heap_chunk_next == heap_chunk_end) {
+                constexpr std::size_t CHUNK = std::size_t{64} << 10;
+                auto* chunk = static_cast<Heap*>(os::map(CHUNK));  // zeroed: empty lists, nothing remote
+                if (chunk == nullptr) return nullptr;
+                heap_chunk_next = chunk;
+                heap_chunk_end = chunk + CHUNK / sizeof(Heap);
+            }
+            h = heap_chunk_next++;
+        }
+    }
+    my_heap = h;
+    // Without the key (none left), the heap is never abandoned: it stays
+    // with its thread's blocks, and its frees from others stay queued.
+    if (exit_key_made) pthread_setspecific(exit_key, h);
+    return h;
+}
+
+// `h` has no page with room for class `c`: the blocks other threads have
+// freed into it come back first, and if none of them is of class `c`, it
+// takes an empty page. Null if the OS refuses.
+HM_SLOW_PATH Page* refill(Heap* h, std::size_t c) {
+    drain_remote(h);
+    if (h->with_room[c] != nullptr) return h->with_room[c];
+    LockGuard guard;
+    return take_page(h, c);
+}
+
+// A block freed by a thread that does not own its heap `h`: onto h's list
+// of remote frees, which its owner drains. If h's thread has exited, no one
+// will: the block is put back at once, under the heap lock that guards
+// abandoned heaps (blocks pushed while its thread was exiting come back then
+// too, or when the heap is adopted).
+void free_remote(Heap* h, void* block) {
+    if (h->abandoned.load(std::memory_order_acquire)) {
+        LockGuard guard;
+        if (h->abandoned.load(std::memory_order_relaxed)) {
+            drain_remote(h);
+            put_back(h, page_of(block), block);
+            return;
+        }
+    }
+    void* head = h->remote.load(std::memory_order_relaxed);
+    do {
+        *static_cast<std::uintptr_t*>(block) = link(address(head), block);
+    } while (!h->remote.compare_exchange_weak(head, block, std::memory_order_release, std::memory_order_relaxed));
+}
 
 }  // namespace
 
@@ -400,6 +544,8 @@ Found find(const void* payload) {
     if (reinterpret_cast<std::uintptr_t>(payload) % GRANULE == 0 && is_live(p, g)) return Found{Kind::live, p->size};
     // Not live: a freed block, or no block at all (the records, a page that
     // never held a class, the middle of a block, past the blocks handed out).
+    // The page may be another thread's, changing as we read: this only
+    // chooses the words of the message.
     auto at = static_cast<const char*>(payload);
     if (p->cls == NO_CLASS || at < p->start) return Found{Kind::invalid, 0};
     std::size_t offset = static_cast<std::size_t>(at - p->start);
@@ -408,9 +554,11 @@ Found find(const void* payload) {
 }
 
 void* allocate(std::size_t size) {
+    Heap* h = my_heap;
+    if (h == nullptr && (h = make_heap()) == nullptr) return nullptr;
     std::size_t c = classes::class_of(size);
-    Page* p = with_room[c];
-    if (p == nullptr && (p = take_page(c)) == nullptr) return nullptr;
+    Page* p = h->with_room[c];
+    if (p == nullptr && (p = refill(h, c)) == nullptr) return nullptr;
     char* block;
     if (p->free != nullptr) {
         block = static_cast<char*>(p->free);
@@ -423,45 +571,47 @@ void* allocate(std::size_t size) {
         ++p->bumped;
         if (is_full(p)) canary_of(block, p) = canary_for(block);
     }
-    if (p->used++ == 0) page_in_use(p);
-    if (p->free == nullptr && p->bumped == p->capacity) page_full(p);
+    ++p->used;
+    if (p->free == nullptr && p->bumped == p->capacity) page_full(h, p);
     std::size_t g = granule(block);
-    p->live[g / 64] |= std::uint64_t{1} << (g % 64);
+    p->live[g / 64].fetch_or(std::uint64_t{1} << (g % 64), std::memory_order_relaxed);
     return block;
 }
 
-void release(void* payload, const char* call) {
-    Page* p = &segment_at(payload)->pages[page_index(payload)];
-    if (is_full(p)) {
-        check_canaries(call, static_cast<char*>(payload), p);
-        fill_freed(static_cast<char*>(payload), p);
-    }
+bool release(void* payload, const char* call) {
+    Page* p = page_of(payload);
+    if (is_full(p)) check_canaries(call, static_cast<char*>(payload), p);
     std::size_t g = granule(payload);
-    p->live[g / 64] &= ~(std::uint64_t{1} << (g % 64));
-    bool was_full = p->free == nullptr && p->bumped == p->capacity;
-    *static_cast<std::uintptr_t*>(payload) = link(address(p->free), payload);
-    p->free = payload;
-    if (was_full) page_has_room(p);
-    if (--p->used == 0) page_emptied(p);
+    std::uint64_t bit = std::uint64_t{1} << (g % 64);
+    if ((p->live[g / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0) return false;
+    if (is_full(p)) fill_freed(static_cast<char*>(payload), p);
+    // The block still counts in its page's `used` until its owner has it
+    // back, so the page cannot change hands under us: `owner` holds still.
+    Heap* h = p->owner;
+    if (h == my_heap) {
+        put_back(h, p, payload);
+    } else {
+        free_remote(h, payload);
+    }
+    return true;
 }
 
 void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {
-    if (slots == nullptr) return;
     auto lo = reinterpret_cast<std::uintptr_t>(from);
     auto hi = reinterpret_cast<std::uintptr_t>(to);
-    std::size_t slot_count = std::size_t{1} << slot_bits;
     // The segments in address order: each time, the lowest one not yet visited.
     for (std::uintptr_t last = 0;;) {
         std::uintptr_t next = 0;
-        for (std::size_t i = 0; i < slot_count; ++i) {
-            if (slots[i] > last && (next == 0 || slots[i] < next)) next = slots[i];
+        for (Segment* s = segments; s != nullptr; s = s->next) {
+            auto at = reinterpret_cast<std::uintptr_t>(s);
+            if (at > last && (next == 0 || at < next)) next = at;
         }
         if (next == 0) return;
         last = next;
         if (next + SEGMENT <= lo || next >= hi) continue;
         auto* s = reinterpret_cast<Segment*>(next);
         for (Page& p : s->pages) {
-            if (p.used == 0) continue;
+            if (p.owner == nullptr) continue;
             for (std::size_t k = 0; k < p.bumped; ++k) {
                 char* block = p.start + k * p.stride;
                 auto at = reinterpret_cast<std::uintptr_t>(block);
