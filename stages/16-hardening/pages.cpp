@@ -238,7 +238,7 @@ std::uintptr_t link(std::uintptr_t next, const void* at) { return next ^ secret 
 bool divisible(const Page* p, std::size_t offset) {
     return static_cast<std::uint64_t>(offset) * p->divides < p->divides;
 }
-bool is_free_block(const Page* p, std::uintptr_t at) {
+[[gnu::always_inline]] inline bool is_free_block(const Page* p, std::uintptr_t at) {
     std::size_t offset = at - address(p->start);  // wraps to a huge value below start
     return offset < std::size_t{p->bumped} * p->stride && divisible(p, offset) && !is_live(p, granule(reinterpret_cast<void*>(at)));
 }
@@ -275,12 +275,15 @@ std::uintptr_t canary_for(const char* block) { return secret ^ address(block); }
     std::memset(block + sizeof(std::uintptr_t), FILL, p->size - sizeof(std::uintptr_t));
 }
 
-// A block about to be handed out again, with the option: its fill and the canaries.
-[[gnu::noinline]] void check_reused(char* block, const Page* p) {
-    for (std::size_t i = sizeof(std::uintptr_t); i < p->size; ++i) {
-        if (static_cast<unsigned char>(block[i]) != FILL) report("malloc", "write after free to the freed block", block);
+// A block handed out again, with the option: its fill and the canaries.
+[[gnu::noinline]] void* check_reused(char* block, const Page* p) {
+    std::uintptr_t fill = 0;
+    std::memset(&fill, FILL, sizeof fill);
+    for (std::size_t i = sizeof fill; i < p->size; i += sizeof fill) {  // a class size is a multiple of 16
+        if (*reinterpret_cast<std::uintptr_t*>(block + i) != fill) report("malloc", "write after free to the freed block", block);
     }
     check_canaries("malloc", block, p);
+    return block;
 }
 
 // ---- segments -------------------------------------------------------------------
@@ -560,11 +563,11 @@ void* allocate(std::size_t size) {
     Page* p = h->with_room[c];
     if (p == nullptr && (p = refill(h, c)) == nullptr) return nullptr;
     char* block;
-    if (p->free != nullptr) {
+    bool reused = p->free != nullptr;
+    if (reused) {
         block = static_cast<char*>(p->free);
         std::uintptr_t next = link(*reinterpret_cast<std::uintptr_t*>(block), block);
         if (next != 0 && !is_free_block(p, next)) corrupted(block);
-        if (is_full(p)) check_reused(block, p);
         p->free = reinterpret_cast<void*>(next);
     } else {
         block = p->start + std::size_t{p->bumped} * p->stride;
@@ -575,16 +578,22 @@ void* allocate(std::size_t size) {
     if (p->free == nullptr && p->bumped == p->capacity) page_full(h, p);
     std::size_t g = granule(block);
     p->live[g / 64].fetch_or(std::uint64_t{1} << (g % 64), std::memory_order_relaxed);
+    // With the option, a block handed out again is checked last: a call at
+    // the very end, so the common path keeps no registers across it.
+    if (reused && is_full(p)) return check_reused(block, p);
     return block;
 }
 
-bool release(void* payload, const char* call) {
-    Page* p = page_of(payload);
-    if (is_full(p)) check_canaries(call, static_cast<char*>(payload), p);
+namespace {
+
+// release() of a block of `p`; FULL: with the option's fill (the canaries
+// are checked before).
+template <bool FULL>
+[[gnu::always_inline]] inline bool release_block(Page* p, void* payload) {
     std::size_t g = granule(payload);
     std::uint64_t bit = std::uint64_t{1} << (g % 64);
     if ((p->live[g / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0) return false;
-    if (is_full(p)) fill_freed(static_cast<char*>(payload), p);
+    if constexpr (FULL) fill_freed(static_cast<char*>(payload), p);
     // The block still counts in its page's `used` until its owner has it
     // back, so the page cannot change hands under us: `owner` holds still.
     Heap* h = p->owner;
@@ -594,6 +603,19 @@ bool release(void* payload, const char* call) {
         free_remote(h, payload);
     }
     return true;
+}
+
+[[gnu::noinline]] bool release_checked(Page* p, void* payload, const char* call) {
+    check_canaries(call, static_cast<char*>(payload), p);
+    return release_block<true>(p, payload);
+}
+
+}  // namespace
+
+bool release(void* payload, const char* call) {
+    Page* p = page_of(payload);
+    if (is_full(p)) return release_checked(p, payload, call);
+    return release_block<false>(p, payload);
 }
 
 void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {
