@@ -32,6 +32,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #include "classes.hpp"
@@ -114,20 +115,23 @@ constinit bool exit_key_made = false;
 
 constexpr std::uintptr_t ADDRESS_LIMIT = std::uintptr_t{1} << 47;  // x86-64's user space, 4-level paging
 constexpr std::size_t MAP_WORDS = ADDRESS_LIMIT / SEGMENT / 64;
-constinit std::atomic<std::uint64_t> segment_map[MAP_WORDS] = {};
+// Plain words, used through std::atomic_ref (an array of two million
+// std::atomic would be too many constructors for clang to run at compile time).
+constinit std::uint64_t segment_map[MAP_WORDS] = {};
+std::atomic_ref<std::uint64_t> map_word(std::size_t bit) { return std::atomic_ref<std::uint64_t>(segment_map[bit / 64]); }
 
 bool is_segment(std::uintptr_t base) {
     if (base >= ADDRESS_LIMIT) return false;
     std::size_t bit = base / SEGMENT;
-    return (segment_map[bit / 64].load(std::memory_order_acquire) >> (bit % 64) & 1) != 0;
+    return (map_word(bit).load(std::memory_order_acquire) >> (bit % 64) & 1) != 0;
 }
 void mark_segment(std::uintptr_t base) {
     std::size_t bit = base / SEGMENT;
-    segment_map[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_release);
+    map_word(bit).fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_release);
 }
 void unmark_segment(std::uintptr_t base) {
     std::size_t bit = base / SEGMENT;
-    segment_map[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_relaxed);
+    map_word(bit).fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_relaxed);
 }
 
 // ---- lists ----------------------------------------------------------------------
@@ -220,6 +224,7 @@ bool add_segment() {
 // Gives a segment whose pages are all empty back to the OS; if the OS
 // refuses, it stays as it was, still ours.
 void drop_segment(Segment* s) {
+    int saved_errno = errno;  // free keeps errno, even when the OS refuses
     unmark_segment(reinterpret_cast<std::uintptr_t>(s));
     for (Page& p : s->pages) unlink(empty, &p);
     Segment** link = &segments;
@@ -231,6 +236,7 @@ void drop_segment(Segment* s) {
         segments = s;
         mark_segment(reinterpret_cast<std::uintptr_t>(s));
     }
+    errno = saved_errno;
 }
 
 // ---- pages ----------------------------------------------------------------------
@@ -300,7 +306,7 @@ HM_SLOW_PATH void page_has_room(Heap* h, Page* p) { push(h->with_room[p->cls], p
 // A block of `p` (a page of heap `h`) is back, its live bit already clear:
 // onto the page's free list. Only `h`'s thread calls this, or, for an
 // abandoned heap, a thread that holds the heap lock.
-void put_back(Heap* h, Page* p, void* block) {
+[[gnu::always_inline]] inline void put_back(Heap* h, Page* p, void* block) {
     bool was_full = p->free == nullptr && p->bumped == p->capacity;
     *static_cast<void**>(block) = p->free;
     p->free = block;
@@ -381,20 +387,28 @@ HM_SLOW_PATH Heap* make_heap() {
 
 // `h` has no page with room for class `c`: the blocks other threads have
 // freed into it come back first, and if none of them is of class `c`, it
-// takes an empty page. Null if the OS refuses.
+// takes an empty page. Null, with errno ENOMEM, if the OS refuses.
 HM_SLOW_PATH Page* refill(Heap* h, std::size_t c) {
     drain_remote(h);
     if (h->with_room[c] != nullptr) return h->with_room[c];
     LockGuard guard;
-    return take_page(h, c);
+    Page* p = take_page(h, c);
+    if (p == nullptr) errno = ENOMEM;
+    return p;
+}
+
+HM_SLOW_PATH void* no_heap() {
+    errno = ENOMEM;
+    return nullptr;
 }
 
 // A block freed by a thread that does not own its heap `h`: onto h's list
 // of remote frees, which its owner drains. If h's thread has exited, no one
 // will: the block is put back at once, under the heap lock that guards
 // abandoned heaps (blocks pushed while its thread was exiting come back then
-// too, or when the heap is adopted).
-void free_remote(Heap* h, void* block) {
+// too, or when the heap is adopted). Out of line: a free of one's own block
+// then saves no registers for it.
+[[gnu::noinline]] void free_remote(Heap* h, void* block) {
     if (h->abandoned.load(std::memory_order_acquire)) {
         LockGuard guard;
         if (h->abandoned.load(std::memory_order_relaxed)) {
@@ -407,6 +421,26 @@ void free_remote(Heap* h, void* block) {
     do {
         *static_cast<void**>(block) = head;
     } while (!h->remote.compare_exchange_weak(head, block, std::memory_order_release, std::memory_order_relaxed));
+}
+
+// A small block's free, once the pointer is known to start a block of a
+// segment of ours: clears its live bit, and if it was set (the block was
+// live, and this thread's free is the first), puts it back. Inline in both
+// free_block() and release().
+[[gnu::always_inline]] inline bool free_if_live(void* payload) {
+    Page* p = page_of(payload);
+    std::size_t g = granule(payload);
+    std::uint64_t bit = std::uint64_t{1} << (g % 64);
+    if ((p->live[g / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0) return false;
+    // The block still counts in its page's `used` until its owner has it
+    // back, so the page cannot change hands under us: `owner` holds still.
+    Heap* h = p->owner;
+    if (h == my_heap) {
+        put_back(h, p, payload);
+    } else {
+        free_remote(h, payload);
+    }
+    return true;
 }
 
 }  // namespace
@@ -432,7 +466,7 @@ Found find(const void* payload) {
 
 void* allocate(std::size_t size) {
     Heap* h = my_heap;
-    if (h == nullptr && (h = make_heap()) == nullptr) return nullptr;
+    if (h == nullptr && (h = make_heap()) == nullptr) return no_heap();
     std::size_t c = classes::class_of(size);
     Page* p = h->with_room[c];
     if (p == nullptr && (p = refill(h, c)) == nullptr) return nullptr;
@@ -451,20 +485,19 @@ void* allocate(std::size_t size) {
     return block;
 }
 
-bool release(void* payload) {
-    Page* p = page_of(payload);
-    std::size_t g = granule(payload);
-    std::uint64_t bit = std::uint64_t{1} << (g % 64);
-    if ((p->live[g / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0) return false;
-    // The block still counts in its page's `used` until its owner has it
-    // back, so the page cannot change hands under us: `owner` holds still.
-    Heap* h = p->owner;
-    if (h == my_heap) {
-        put_back(h, p, payload);
-    } else {
-        free_remote(h, payload);
+bool release(void* payload) { return free_if_live(payload); }
+
+Kind free_block(void* payload) {
+    // A pointer not on a granule never starts a block; one that is has its
+    // live bit cleared at once, which frees it if it was live.
+    if (is_segment(reinterpret_cast<std::uintptr_t>(segment_at(payload))) &&
+        reinterpret_cast<std::uintptr_t>(payload) % GRANULE == 0 && free_if_live(payload)) {
+        return Kind::live;
     }
-    return true;
+    // Not freed: why. A block found live now was handed out again between
+    // the two looks, after this pointer's free: a double free all the same.
+    Kind k = find(payload).kind;
+    return k == Kind::live ? Kind::freed : k;
 }
 
 void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {
