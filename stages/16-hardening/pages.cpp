@@ -254,14 +254,23 @@ std::uintptr_t link(std::uintptr_t next, const void* at) { return next ^ secret 
 // A link may lead only to a block of the same page that was handed out
 // (below the untouched end, on a block boundary: `divides` turns "offset is
 // a multiple of the stride" into a multiplication, for offsets below 2^32)
-// and is not live.
+// and is free: on the page's list, its live bit is clear; on a heap's list of
+// remote frees, its remote bit is set.
 bool divisible(const Page* p, std::size_t offset) {
     return static_cast<std::uint64_t>(offset) * p->divides < p->divides;
 }
-[[gnu::always_inline]] inline bool is_free_block(const Page* p, std::uintptr_t at) {
+bool is_block(const Page* p, std::uintptr_t at) {
     std::size_t offset = at - address(p->start);  // wraps to a huge value below start
-    return offset < std::size_t{p->bumped} * p->stride && divisible(p, offset) &&
-           !is_live(segment_at(reinterpret_cast<void*>(at)), granule(reinterpret_cast<void*>(at)));
+    return offset < std::size_t{p->bumped} * p->stride && divisible(p, offset);
+}
+bool map_bit(const std::atomic<std::uint64_t>* map, std::uintptr_t at) {
+    std::size_t g = granule(reinterpret_cast<void*>(at));
+    return (map[g / 64].load(std::memory_order_relaxed) & bit_of(g)) != 0;
+}
+// On a page's free list (a block freed by another thread and not yet taken
+// back still has its live bit set: it is on its heap's list, not here).
+[[gnu::always_inline]] inline bool is_free_block(const Page* p, std::uintptr_t at) {
+    return is_block(p, at) && !map_bit(segment_at(reinterpret_cast<void*>(at))->live, at);
 }
 
 [[noreturn, gnu::noinline, gnu::cold]] void corrupted(const void* block) {
@@ -269,12 +278,12 @@ bool divisible(const Page* p, std::size_t offset) {
 }
 
 // A link of a heap's list of remote frees leads to any page of the heap:
-// one of our segments, a page `h` owns, and a free block there. Only `h`'s
+// one of our segments, a page `h` owns, and a block freed there by another thread. Only `h`'s
 // thread (or one holding the heap lock, for an abandoned heap) drains it.
 bool is_remote_free(const Heap* h, std::uintptr_t at) {
     if (!is_segment(at & ~(SEGMENT - 1))) return false;
     const Page* p = page_of(reinterpret_cast<void*>(at));
-    return p->owner == h && is_free_block(p, at);
+    return p->owner == h && is_block(p, at) && map_bit(segment_at(reinterpret_cast<void*>(at))->remote, at);
 }
 
 // ---- the option's checks (HMALLOC_CHECK=full) --------------------------------------------
