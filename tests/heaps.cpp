@@ -431,8 +431,9 @@ TEST(thread, blocks_passed_between_threads) {
 // Thread W allocates a thousand small blocks, fills them and waits; another
 // thread allocates and frees all along. The process forks, again and again:
 // each child finds W's blocks intact, frees them all (W does not exist in the
-// child), then allocates, checks and frees a burst of its own. Afterwards W,
-// in the parent, finds its blocks intact and frees them.
+// child), then allocates a burst of its own, and so does a thread it makes;
+// it checks and frees them all. Afterwards W, in the parent, finds its
+// blocks intact and frees them.
 
 namespace {
 
@@ -467,17 +468,42 @@ void* churn_small(void*) {
     return nullptr;
 }
 
+constexpr std::size_t BURST = 300;
+Block burst[BURST];
+Block thread_burst[BURST];
+
+void allocate_burst(Block* blocks, std::uint64_t seed, const char* who) {
+    Random r(seed);
+    for (std::size_t i = 0; i < BURST; ++i) {
+        blocks[i] = malloc_filled(r.chance(90) ? small_size(r) : 1025 + r.below(8000), who);
+    }
+}
+
+// A thread the child makes (a stage may give it a heap that a thread of the
+// parent left behind).
+void* child_thread(void*) {
+    allocate_burst(thread_burst, 80, "a thread the child of fork made");
+    for (std::size_t i = 0; i < BURST; i += 2) {
+        api.free(thread_burst[i].p);
+        thread_burst[i] = malloc_filled(1 + i % 700, "a thread the child of fork made");
+    }
+    return nullptr;
+}
+
 void child_frees_w_blocks() {
     check_intact(w_blocks, W_BLOCKS, "thread W's block, seen in the child of fork");
     for (std::size_t i = 0; i < W_BLOCKS; ++i) (i % 2 ? api.free : api.hfree)(w_blocks[i].p);
-    constexpr std::size_t BURST = 300;
-    static Block burst[BURST];
-    Random r(79);
-    for (auto& b : burst) b = malloc_filled(r.chance(90) ? small_size(r) : 1025 + r.below(8000), "the child of fork");
+    allocate_burst(burst, 79, "the child of fork");
+    pthread_t id;
+    CHECK_EQ(pthread_create(&id, nullptr, child_thread, nullptr), 0) << "pthread_create in the child of fork";
+    pthread_join(id, nullptr);
     check_intact(burst, BURST, "a block the child of fork allocated");
-    check_disjoint(burst, BURST);
-    check_walk(burst, BURST, false);
-    for (auto& b : burst) api.free(b.p);
+    check_intact(thread_burst, BURST, "a block a thread of the child of fork allocated");
+    static Block both[2 * BURST];
+    for (std::size_t i = 0; i < BURST; ++i) both[i] = burst[i], both[BURST + i] = thread_burst[i];
+    check_disjoint(both, 2 * BURST);
+    check_walk(both, 2 * BURST, false);
+    for (auto& b : both) api.free(b.p);
     check_walk(nullptr, 0, false);
 }
 
