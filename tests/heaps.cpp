@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 
@@ -162,12 +163,12 @@ TEST(thread, small_blocks_take_no_lock) {
 //
 // Four threads allocate a few thousand blocks each, small ones of every size
 // and a few larger ones, fill them, free their smallest ones and exit with
-// the others live (with pages empty, and pages in use). Their blocks are intact and
-// apart; other threads free them all, and what the allocator holds from the
-// OS comes back down (a stage that keeps a heap per thread must not lose an
-// exited thread's memory). Then new threads allocate (a stage may give them
-// the exited threads' heaps), free some, allocate again: their blocks too are
-// intact and apart.
+// the others live (so they leave pages empty and pages in use). Their blocks
+// are intact and apart; two other threads free them all at once, and what the
+// allocator holds from the OS comes back down (a stage that keeps a heap per
+// thread must not lose an exited thread's memory). Then new threads allocate
+// (a stage may give them the exited threads' heaps), free some, allocate
+// again: their blocks too are intact and apart.
 
 namespace {
 
@@ -205,17 +206,22 @@ void* do_little(void*) {
     return nullptr;
 }
 
-// Frees every other block of every exited thread, from the `first`th on
-// (0 or 1): two threads at once free blocks of the same exited thread.
+// Every block of the exited threads, in address order.
+Block outlived_all[OUTLIVE_THREADS * OUTLIVE_EACH];
+std::size_t outlived_all_count = 0;
+
+// Frees every other block of outlived_all, from the `first`th on (0 or 1):
+// two threads at once free neighbours, blocks of one exited thread's page.
 void free_outlived(std::size_t first) {
-    for (std::size_t i = first; i < OUTLIVE_EACH; i += 2) {
-        for (int t = 0; t < OUTLIVE_THREADS; ++t) {
-            if (i < outlived_count[t]) (i % 4 < 2 ? api.free : api.hfree)(outlived[t][i].p);
-        }
-    }
+    for (std::size_t i = first; i < outlived_all_count; i += 2) (i % 4 < 2 ? api.free : api.hfree)(outlived_all[i].p);
 }
-void* free_outlived_thread(void*) {
-    free_outlived(1);
+std::atomic<int> freers_ready{0};
+void* free_outlived_thread(void* arg) {
+    // Both freers start at once, so that they work on the same pages.
+    freers_ready.fetch_add(1);
+    while (freers_ready.load() < 2) {
+    }
+    free_outlived(reinterpret_cast<std::uintptr_t>(arg));
     return nullptr;
 }
 
@@ -265,11 +271,13 @@ TEST(thread, blocks_outlive_their_thread) {
     }
     for (auto& id : ids) pthread_join(id, nullptr);
     static_assert(OUTLIVE_THREADS * OUTLIVE_EACH <= MAX_WALK);
-    static Block all[OUTLIVE_THREADS * OUTLIVE_EACH];
+    Block* all = outlived_all;
     std::size_t count = 0;
     for (int t = 0; t < OUTLIVE_THREADS; ++t) {
         for (std::size_t i = 0; i < outlived_count[t]; ++i) all[count++] = outlived[t][i];
     }
+    std::sort(all, all + count, [](const Block& a, const Block& b) { return a.p < b.p; });
+    outlived_all_count = count;
     std::size_t asked = 0;
     for (std::size_t i = 0; i < count; ++i) asked += all[i].n;
     std::size_t held = held_since(live_at_start);
@@ -279,16 +287,18 @@ TEST(thread, blocks_outlive_their_thread) {
     check_intact(all, count, "a block whose thread has exited");
     check_disjoint(all, count);
     check_walk(all, count, false);
-    // Their blocks freed by two threads at once: this one, and one made for it.
+    // Their blocks freed by two threads at once, this one and one made for it,
+    // each every other block in address order.
     pthread_t freer;
-    CHECK_EQ(pthread_create(&freer, nullptr, free_outlived_thread, nullptr), 0);
-    free_outlived(0);
+    CHECK_EQ(pthread_create(&freer, nullptr, free_outlived_thread, reinterpret_cast<void*>(std::uintptr_t{1})), 0);
+    free_outlived_thread(nullptr);
     pthread_join(freer, nullptr);
     held = held_since(live_at_start);
     std::size_t left = held > before ? held - before : 0;
-    // What a stage keeps for the next requests (stage 14: a segment of 1 MiB
-    // for small blocks, a pad at the top of the break heap) stays well under
-    // a third of it; an exited thread's pages kept is most of it.
+    // What a stage keeps for the next requests (stages 14 and 15: a segment
+    // of 1 MiB for small blocks, and a pad at the top of the break heap) is
+    // well under a third of what the blocks took; the pages of the exited
+    // threads, kept, would be more.
     CHECK_LE(left, grown / 3) << "of the " << grown << " bytes the blocks of " << OUTLIVE_THREADS
                               << " exited threads took from the OS, " << left
                               << " are still held after other threads freed them all: an exited thread's memory "
@@ -313,18 +323,19 @@ TEST(thread, blocks_outlive_their_thread) {
 
 // ---- blocks passed from thread to thread --------------------------------------------------
 //
-// Four threads in a ring: each allocates blocks of every small size (a few
-// larger), fills them and passes them to the next through a queue; the
-// receiver checks them, resizes some (within the block's class, to another
-// class, above 1 KiB), checks again and frees them. So every block is freed,
-// and many resized, by a thread other than the one that allocated it. Each
-// thread keeps the last blocks it receives; the test checks that they are
-// intact and apart.
+// Threads in a ring, two and then four: each allocates blocks of every
+// small size (a few larger), fills them and passes them to the next through
+// a queue; the receiver checks them, resizes some (within the block's class,
+// to another class, above 1 KiB), checks again and frees them. So every
+// block is freed, and many resized, by a thread other than the one that
+// allocated it, often while that one allocates from the same page (two
+// threads on two cores do that most). Each thread keeps the last blocks it
+// receives; the test checks that they are intact and apart.
 
 namespace {
 
-constexpr int RING = 4;
-constexpr int PASSED = 20000;  // blocks each thread allocates and passes on
+constexpr int RING = 4;         // threads at most
+constexpr int PASSED = 40000;  // blocks each thread allocates and passes on, in each round
 constexpr std::size_t SLOTS = 64;
 constexpr std::size_t KEPT = 64;
 
@@ -343,6 +354,7 @@ struct Member {
     std::size_t bytes_sent = 0;
 };
 Member ring[RING];
+int ring_members = RING;  // in this round
 
 bool push(Inbox& q, const Block& b) {
     std::size_t t = q.tail.load(std::memory_order_relaxed);
@@ -358,6 +370,14 @@ bool pop(Inbox& q, Block& b) {
     b = q.slot[h % SLOTS];
     q.head.store(h + 1, std::memory_order_release);
     return true;
+}
+
+// Most blocks of one class, so that a thread often frees a block into
+// the very page its owner is allocating from at that moment; the others of
+// every small size, and a few larger.
+std::size_t ring_size(Random& r) {
+    if (r.chance(70)) return 17 + r.below(16);
+    return r.chance(6) ? 1025 + r.below(4000) : small_size(r);
 }
 
 void receive(Member& m, Block b, Random& r) {
@@ -390,7 +410,7 @@ void receive(Member& m, Block b, Random& r) {
 void* ring_member(void* arg) {
     auto t = static_cast<int>(reinterpret_cast<std::intptr_t>(arg));
     Member& me = ring[t];
-    Inbox& next = ring[(t + 1) % RING].inbox;
+    Inbox& next = ring[(t + 1) % ring_members].inbox;
     Random r(1200 + static_cast<std::uint64_t>(t));
     int sent = 0;
     Block pending{};
@@ -401,7 +421,7 @@ void* ring_member(void* arg) {
         bool moved = false;
         if (sent < PASSED) {
             if (!has_pending) {
-                pending = malloc_filled(r.chance(3) ? 1025 + r.below(4000) : small_size(r), "a thread of the ring");
+                pending = malloc_filled(ring_size(r), "a thread of the ring");
                 has_pending = true;
             }
             if (push(next, pending)) {
@@ -429,34 +449,45 @@ TEST(thread, blocks_passed_between_threads) {
     NEED(hrealloc);
     NEED(malloc_usable_size);
     std::size_t live_at_start = mmap_double_get_stats().live_bytes;
-    pthread_t ids[RING];
-    for (int t = 0; t < RING; ++t) {
-        CHECK_EQ(pthread_create(&ids[t], nullptr, ring_member, reinterpret_cast<void*>(std::intptr_t{t})), 0);
+    std::size_t passed = 0;
+    for (int members : {2, RING}) {
+        ring_members = members;
+        for (auto& m : ring) {
+            m.inbox.head = 0;
+            m.inbox.tail = 0;
+            m.kept_count = 0;
+            m.received = 0;
+            m.bytes_sent = 0;
+        }
+        pthread_t ids[RING];
+        for (int t = 0; t < members; ++t) {
+            CHECK_EQ(pthread_create(&ids[t], nullptr, ring_member, reinterpret_cast<void*>(std::intptr_t{t})), 0);
+        }
+        for (int t = 0; t < members; ++t) pthread_join(ids[t], nullptr);
+        static Block all[RING * KEPT];
+        std::size_t n = 0;
+        for (int t = 0; t < members; ++t) {
+            CHECK_EQ(ring[t].received, PASSED);
+            passed += ring[t].bytes_sent;
+            for (std::size_t i = 0; i < ring[t].kept_count; ++i) all[n++] = ring[t].kept[i];
+        }
+        check_intact(all, n, "a block passed on and kept");
+        check_disjoint(all, n);
+        check_walk(all, n, false);
+        for (std::size_t i = 0; i < n; ++i) api.free(all[i].p);
     }
-    for (auto& id : ids) pthread_join(id, nullptr);
     // A block freed by another thread must be reused: only a few hundred
     // blocks are live at any moment, so the memory the allocator held at its
     // peak (the break's highest point and the most mapped at once, both
     // above the start) is a small part of all the bytes passed round (stage
-    // 15, with a page of 64 KiB per class in each of the four heaps: a fifth).
-    std::size_t passed = 0;
-    for (auto& m : ring) passed += m.bytes_sent;
+    // 15, with a page of 64 KiB per class in each of the four heaps: about a
+    // fifth).
     std::size_t brk_peak = static_cast<std::size_t>(sbrk_double_region() + sbrk_double_get_stats().peak - start.brk);
     std::size_t map_peak = mmap_double_get_stats().peak_bytes;
     std::size_t peak = brk_peak + (map_peak > live_at_start ? map_peak - live_at_start : 0);
     CHECK_LE(peak, passed / 2) << "the allocator held up to " << peak << " bytes while " << passed
                                << " bytes were passed round in blocks, at most a few hundred live at once: blocks "
                                << "freed by another thread were not reused";
-    static Block all[RING * KEPT];
-    std::size_t n = 0;
-    for (auto& m : ring) {
-        CHECK_EQ(m.received, PASSED);
-        for (std::size_t i = 0; i < m.kept_count; ++i) all[n++] = m.kept[i];
-    }
-    check_intact(all, n, "a block passed on and kept");
-    check_disjoint(all, n);
-    check_walk(all, n, false);
-    for (std::size_t i = 0; i < n; ++i) api.free(all[i].p);
     check_walk(nullptr, 0, false);
 }
 
