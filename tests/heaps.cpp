@@ -335,7 +335,7 @@ TEST(thread, blocks_outlive_their_thread) {
 namespace {
 
 constexpr int RING = 4;         // threads at most
-constexpr int PASSED = 40000;  // blocks each thread allocates and passes on, in each round
+constexpr int PASSED = 25000;  // blocks each thread allocates and passes on, in each round
 constexpr std::size_t SLOTS = 64;
 constexpr std::size_t KEPT = 64;
 
