@@ -22,7 +22,8 @@
 
 namespace {
 
-// free and posix_memalign must leave errno as they found it.
+// posix_memalign must leave errno as it found it (free keeps it itself,
+// where it can change: see hm::release).
 class ErrnoKeeper {
 public:
     ErrnoKeeper() : saved_(errno) {}
@@ -48,10 +49,7 @@ __attribute__((constructor)) void at_load() { hm::register_fork_handlers(); }
 HM_EXPORT void* hmalloc(size_t size) {
     return hm::allocate(size);
 }
-HM_EXPORT void hfree(void* ptr) {
-    ErrnoKeeper keep;
-    hm::release(ptr);
-}
+HM_EXPORT void hfree(void* ptr) { hm::release(ptr); }
 HM_EXPORT void* hcalloc(size_t nmemb, size_t size) {
     return hm::allocate_zeroed(nmemb, size);
 }

@@ -422,24 +422,32 @@ void release_shared(void* payload) {
 // ---- the API --------------------------------------------------------------------
 
 void* allocate(std::size_t size) {
-    if (size <= classes::SMALL_MAX) {
-        void* block = pages::allocate(size);
-        return block != nullptr ? block : out_of_memory();
-    }
+    if (size <= classes::SMALL_MAX) return pages::allocate(size);
     LockGuard guard;
     return allocate_shared(size);
 }
 
+namespace {
+
+// free() of what pages::free_block() did not free. Out of line, so that a
+// small block's free saves no registers for it.
+[[gnu::noinline]] void release_not_small(void* payload, pages::Kind small) {
+    if (small == pages::Kind::invalid) report("free", "invalid pointer", payload);
+    if (small == pages::Kind::freed) report("free", "double free of", payload);
+    int saved_errno = errno;  // free keeps errno, even when the OS refuses
+    {
+        LockGuard guard;
+        release_shared(payload);
+    }
+    errno = saved_errno;
+}
+
+}  // namespace
+
 void release(void* payload) {
     if (payload == nullptr) return;
-    pages::Found small = pages::find(payload);
-    if (small.kind != pages::Kind::not_ours) {
-        if (small.kind == pages::Kind::invalid) report("free", "invalid pointer", payload);
-        if (small.kind == pages::Kind::freed || !pages::release(payload)) report("free", "double free of", payload);
-        return;
-    }
-    LockGuard guard;
-    release_shared(payload);
+    pages::Kind small = pages::free_block(payload);
+    if (small != pages::Kind::live) release_not_small(payload, small);  // live: a small block, now freed
 }
 
 void* allocate_zeroed(std::size_t count, std::size_t size) {

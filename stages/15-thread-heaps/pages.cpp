@@ -18,10 +18,14 @@
 // Who may touch what (stage 15):
 //  - A heap's lists and its pages' records (free list, counts, bump pointer)
 //    belong to the heap's thread: it reads and writes them with no lock.
-//  - A page's live bitmap is shared: the owner sets a bit when it hands a
-//    block out, and any thread clears one when it frees a block, so both
-//    change a word of it with one atomic instruction. Clearing the bit is what
-//    decides which of two frees of one block was first.
+//  - A block's live bit is its owner's: set when it hands the block out,
+//    cleared when it has the block back, with plain stores (atomic, but no
+//    locked instruction: there is one writer). Other threads only read it.
+//  - A block's remote bit is set by the thread that frees it into another
+//    thread's heap, with one locked instruction whose old value says whether
+//    another free was there first, and cleared by the owner when it takes the
+//    block back. A block is live when its live bit is set and its remote bit
+//    is not.
 //  - A heap's list of remote frees is an atomic stack: other threads push,
 //    the owner takes the whole stack at once.
 //  - The empty pages, the segments and the heaps of exited threads are
@@ -32,6 +36,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 
 #include "classes.hpp"
@@ -43,7 +48,7 @@ namespace {
 
 constexpr std::size_t PAGES = SEGMENT / PAGE;           // pages in a segment
 constexpr std::size_t GRANULE = 16;                     // a block starts on a multiple of it
-constexpr std::size_t GRANULES = PAGE / GRANULE;        // bits in a page's map of live blocks
+constexpr std::size_t GRANULES = SEGMENT / GRANULE;     // bits in a segment's maps of live and remote blocks
 constexpr std::uint16_t NO_CLASS = 0xffff;              // a page that never held a class
 static_assert(SEGMENT % PAGE == 0 && PAGES <= 64);
 
@@ -62,14 +67,17 @@ struct Page {
     std::uint16_t used;    // blocks handed out and not yet back in the page (a remote free is back once drained)
     std::uint16_t capacity;  // blocks the page holds
     std::uint16_t bumped;    // blocks handed out from the start since the page took its class
-    // One bit per GRANULE bytes of the page, set where a live block starts.
-    std::atomic<std::uint64_t> live[GRANULES / 64];
 };
 
 struct Segment {
     Segment* next;           // every segment we have, in the order they were mapped
     std::size_t used_pages;  // pages that belong to a heap (not on the list of empty pages)
     Page pages[PAGES];
+    // One bit per GRANULE bytes of the segment in each map. live: set where
+    // a block its owner handed out starts, until the owner has it back.
+    // remote: set where such a block was freed by another thread, until then.
+    std::atomic<std::uint64_t> live[GRANULES / 64];
+    std::atomic<std::uint64_t> remote[GRANULES / 64];
 };
 
 // A thread's heap. Its thread alone reads and writes `with_room` and the
@@ -114,20 +122,23 @@ constinit bool exit_key_made = false;
 
 constexpr std::uintptr_t ADDRESS_LIMIT = std::uintptr_t{1} << 47;  // x86-64's user space, 4-level paging
 constexpr std::size_t MAP_WORDS = ADDRESS_LIMIT / SEGMENT / 64;
-constinit std::atomic<std::uint64_t> segment_map[MAP_WORDS] = {};
+// Plain words, used through std::atomic_ref (an array of two million
+// std::atomic would be too many constructors for clang to run at compile time).
+constinit std::uint64_t segment_map[MAP_WORDS] = {};
+std::atomic_ref<std::uint64_t> map_word(std::size_t bit) { return std::atomic_ref<std::uint64_t>(segment_map[bit / 64]); }
 
 bool is_segment(std::uintptr_t base) {
     if (base >= ADDRESS_LIMIT) return false;
     std::size_t bit = base / SEGMENT;
-    return (segment_map[bit / 64].load(std::memory_order_acquire) >> (bit % 64) & 1) != 0;
+    return (map_word(bit).load(std::memory_order_acquire) >> (bit % 64) & 1) != 0;
 }
 void mark_segment(std::uintptr_t base) {
     std::size_t bit = base / SEGMENT;
-    segment_map[bit / 64].fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_release);
+    map_word(bit).fetch_or(std::uint64_t{1} << (bit % 64), std::memory_order_release);
 }
 void unmark_segment(std::uintptr_t base) {
     std::size_t bit = base / SEGMENT;
-    segment_map[bit / 64].fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_relaxed);
+    map_word(bit).fetch_and(~(std::uint64_t{1} << (bit % 64)), std::memory_order_relaxed);
 }
 
 // ---- lists ----------------------------------------------------------------------
@@ -156,12 +167,21 @@ Segment* segment_at(const void* address) {
 std::size_t page_index(const void* address) {
     return (reinterpret_cast<std::uintptr_t>(address) & (SEGMENT - 1)) / PAGE;
 }
-// The bit of an address in its page's map.
+// The bit of an address in its segment's maps: word g / 64, bit g % 64.
 std::size_t granule(const void* address) {
-    return (reinterpret_cast<std::uintptr_t>(address) & (PAGE - 1)) / GRANULE;
+    return (reinterpret_cast<std::uintptr_t>(address) & (SEGMENT - 1)) / GRANULE;
 }
-bool is_live(const Page* p, std::size_t g) {
-    return (p->live[g / 64].load(std::memory_order_relaxed) >> (g % 64) & 1) != 0;
+std::uint64_t bit_of(std::size_t g) { return std::uint64_t{1} << (g % 64); }
+bool is_live(const Segment* s, std::size_t g) {
+    return (s->live[g / 64].load(std::memory_order_relaxed) & ~s->remote[g / 64].load(std::memory_order_relaxed) &
+            bit_of(g)) != 0;
+}
+// The owner's writes to the live map: one writer, so a load and a store.
+void set_live(Segment* s, std::size_t g) {
+    s->live[g / 64].store(s->live[g / 64].load(std::memory_order_relaxed) | bit_of(g), std::memory_order_relaxed);
+}
+void clear_live(Segment* s, std::size_t g) {
+    s->live[g / 64].store(s->live[g / 64].load(std::memory_order_relaxed) & ~bit_of(g), std::memory_order_relaxed);
 }
 Page* page_of(const void* payload) { return &segment_at(payload)->pages[page_index(payload)]; }
 
@@ -220,6 +240,7 @@ bool add_segment() {
 // Gives a segment whose pages are all empty back to the OS; if the OS
 // refuses, it stays as it was, still ours.
 void drop_segment(Segment* s) {
+    int saved_errno = errno;  // free keeps errno, even when the OS refuses
     unmark_segment(reinterpret_cast<std::uintptr_t>(s));
     for (Page& p : s->pages) unlink(empty, &p);
     Segment** link = &segments;
@@ -231,6 +252,7 @@ void drop_segment(Segment* s) {
         segments = s;
         mark_segment(reinterpret_cast<std::uintptr_t>(s));
     }
+    errno = saved_errno;
 }
 
 // ---- pages ----------------------------------------------------------------------
@@ -297,10 +319,10 @@ HM_SLOW_PATH void page_full(Heap* h, Page* p) { unlink(h->with_room[p->cls], p);
 // `p` was full and has a free block again: back on its class's list.
 HM_SLOW_PATH void page_has_room(Heap* h, Page* p) { push(h->with_room[p->cls], p); }
 
-// A block of `p` (a page of heap `h`) is back, its live bit already clear:
-// onto the page's free list. Only `h`'s thread calls this, or, for an
-// abandoned heap, a thread that holds the heap lock.
-void put_back(Heap* h, Page* p, void* block) {
+// A block of `p` (a page of heap `h`) is back, its live and remote bits
+// already clear: onto the page's free list. Only `h`'s thread calls this,
+// or, for an abandoned heap, a thread that holds the heap lock.
+[[gnu::always_inline]] inline void put_back(Heap* h, Page* p, void* block) {
     bool was_full = p->free == nullptr && p->bumped == p->capacity;
     *static_cast<void**>(block) = p->free;
     p->free = block;
@@ -317,6 +339,12 @@ void drain_remote(Heap* h) {
     void* block = h->remote.exchange(nullptr, std::memory_order_acquire);
     while (block != nullptr) {
         void* next = *static_cast<void**>(block);
+        Segment* s = segment_at(block);
+        std::size_t g = granule(block);
+        // Live bit first: a second free of the block, racing with this,
+        // sees it freed whichever bit it reads.
+        clear_live(s, g);
+        s->remote[g / 64].fetch_and(~bit_of(g), std::memory_order_release);
         put_back(h, page_of(block), block);
         block = next;
     }
@@ -381,32 +409,71 @@ HM_SLOW_PATH Heap* make_heap() {
 
 // `h` has no page with room for class `c`: the blocks other threads have
 // freed into it come back first, and if none of them is of class `c`, it
-// takes an empty page. Null if the OS refuses.
+// takes an empty page. Null, with errno ENOMEM, if the OS refuses.
 HM_SLOW_PATH Page* refill(Heap* h, std::size_t c) {
     drain_remote(h);
     if (h->with_room[c] != nullptr) return h->with_room[c];
     LockGuard guard;
-    return take_page(h, c);
+    Page* p = take_page(h, c);
+    if (p == nullptr) errno = ENOMEM;
+    return p;
 }
 
-// A block freed by a thread that does not own its heap `h`: onto h's list
-// of remote frees, which its owner drains. If h's thread has exited, no one
-// will: the block is put back at once, under the heap lock that guards
-// abandoned heaps (blocks pushed while its thread was exiting come back then
-// too, or when the heap is adopted).
-void free_remote(Heap* h, void* block) {
+HM_SLOW_PATH void* no_heap() {
+    errno = ENOMEM;
+    return nullptr;
+}
+
+// A block of heap `h` freed by a thread that does not own it: its remote
+// bit is set. If the block was live, onto h's list of remote frees, which
+// its owner drains; if h's thread has exited, no one will, so the block is
+// put back at once, under the heap lock that guards abandoned heaps (blocks
+// pushed while its thread was exiting come back then too, or when the heap
+// is adopted). False, with the bit as it was, if the block was not live.
+// Out of line: a free of one's own block then saves no registers for it.
+[[gnu::noinline]] bool free_remote(Heap* h, Segment* s, std::size_t g, void* block) {
+    // The locked instruction decides which of two frees racing in other
+    // threads is first; the owner's live bit says whether the block was live.
+    if ((s->remote[g / 64].fetch_or(bit_of(g), std::memory_order_acq_rel) & bit_of(g)) != 0) return false;
+    if ((s->live[g / 64].load(std::memory_order_relaxed) & bit_of(g)) == 0) {
+        s->remote[g / 64].fetch_and(~bit_of(g), std::memory_order_relaxed);
+        return false;
+    }
+    // The block counts in its page's `used` until its owner has it back, so
+    // the page cannot change hands under us: `h` holds still.
     if (h->abandoned.load(std::memory_order_acquire)) {
         LockGuard guard;
         if (h->abandoned.load(std::memory_order_relaxed)) {
             drain_remote(h);
+            clear_live(s, g);
+            s->remote[g / 64].fetch_and(~bit_of(g), std::memory_order_release);
             put_back(h, page_of(block), block);
-            return;
+            return true;
         }
     }
     void* head = h->remote.load(std::memory_order_relaxed);
     do {
         *static_cast<void**>(block) = head;
     } while (!h->remote.compare_exchange_weak(head, block, std::memory_order_release, std::memory_order_relaxed));
+    return true;
+}
+
+// A small block's free, once the pointer is known to start a granule of a
+// segment of ours: if the block is live, frees it and returns true. Its own
+// block, a thread frees with no locked instruction: the live bit is its own
+// to read and clear. Inline in both free_block() and release().
+[[gnu::always_inline]] inline bool free_if_live(void* payload) {
+    Segment* s = segment_at(payload);
+    Page* p = &s->pages[page_index(payload)];
+    std::size_t g = granule(payload);
+    Heap* h = p->owner;
+    if (h != my_heap) return free_remote(h, s, g, payload);
+    std::uint64_t live = s->live[g / 64].load(std::memory_order_relaxed);
+    // Not live, or freed by another thread and not yet taken back: a double free.
+    if ((live & ~s->remote[g / 64].load(std::memory_order_relaxed) & bit_of(g)) == 0) return false;
+    s->live[g / 64].store(live & ~bit_of(g), std::memory_order_relaxed);
+    put_back(h, p, payload);
+    return true;
 }
 
 }  // namespace
@@ -418,7 +485,7 @@ Found find(const void* payload) {
     if (!is_segment(reinterpret_cast<std::uintptr_t>(s))) return Found{Kind::not_ours, 0};
     Page* p = &s->pages[page_index(payload)];
     std::size_t g = granule(payload);
-    if (reinterpret_cast<std::uintptr_t>(payload) % GRANULE == 0 && is_live(p, g)) return Found{Kind::live, p->size};
+    if (reinterpret_cast<std::uintptr_t>(payload) % GRANULE == 0 && is_live(s, g)) return Found{Kind::live, p->size};
     // Not live: a freed block, or no block at all (the records, a page that
     // never held a class, the middle of a block, past the blocks handed out).
     // The page may be another thread's, changing as we read: this only
@@ -432,7 +499,7 @@ Found find(const void* payload) {
 
 void* allocate(std::size_t size) {
     Heap* h = my_heap;
-    if (h == nullptr && (h = make_heap()) == nullptr) return nullptr;
+    if (h == nullptr && (h = make_heap()) == nullptr) return no_heap();
     std::size_t c = classes::class_of(size);
     Page* p = h->with_room[c];
     if (p == nullptr && (p = refill(h, c)) == nullptr) return nullptr;
@@ -446,25 +513,31 @@ void* allocate(std::size_t size) {
     }
     ++p->used;
     if (p->free == nullptr && p->bumped == p->capacity) page_full(h, p);
-    std::size_t g = granule(block);
-    p->live[g / 64].fetch_or(std::uint64_t{1} << (g % 64), std::memory_order_relaxed);
+    set_live(segment_at(block), granule(block));
     return block;
 }
 
-bool release(void* payload) {
-    Page* p = page_of(payload);
-    std::size_t g = granule(payload);
-    std::uint64_t bit = std::uint64_t{1} << (g % 64);
-    if ((p->live[g / 64].fetch_and(~bit, std::memory_order_relaxed) & bit) == 0) return false;
-    // The block still counts in its page's `used` until its owner has it
-    // back, so the page cannot change hands under us: `owner` holds still.
-    Heap* h = p->owner;
-    if (h == my_heap) {
-        put_back(h, p, payload);
-    } else {
-        free_remote(h, payload);
+bool release(void* payload) { return free_if_live(payload); }
+
+namespace {
+
+// Why free_block() did not free a pointer. A block found live now was
+// handed out again between the two looks, after this pointer's free: a
+// double free all the same.
+[[gnu::noinline]] Kind not_freed(const void* payload) {
+    Kind k = find(payload).kind;
+    return k == Kind::live ? Kind::freed : k;
+}
+
+}  // namespace
+
+Kind free_block(void* payload) {
+    // A pointer not on a granule never starts a block.
+    if (is_segment(reinterpret_cast<std::uintptr_t>(segment_at(payload))) &&
+        reinterpret_cast<std::uintptr_t>(payload) % GRANULE == 0 && free_if_live(payload)) {
+        return Kind::live;
     }
-    return true;
+    return not_freed(payload);
 }
 
 void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {
@@ -486,7 +559,7 @@ void walk(hm_visit_fn visit, void* ctx, const void* from, const void* to) {
             for (std::size_t k = 0; k < p.bumped; ++k) {
                 char* block = p.start + k * p.size;
                 auto at = reinterpret_cast<std::uintptr_t>(block);
-                if (at < lo || at >= hi || !is_live(&p, granule(block))) continue;
+                if (at < lo || at >= hi || !is_live(s, granule(block))) continue;
                 hm_block_info info{block, 0, block, p.size, 0};
                 visit(&info, ctx);
             }

@@ -52,10 +52,15 @@ struct Found {
 Found find(const void* payload);
 
 // A block of at least `size` bytes (size <= classes::SMALL_MAX), aligned to
-// 16, from the calling thread's heap; null if the OS refuses a segment or
-// the thread a heap (errno is not set). Takes the heap lock only when the
+// 16, from the calling thread's heap; null with errno ENOMEM if the OS
+// refuses a segment or the thread a heap. Takes the heap lock only when the
 // thread's heap has no page with room for the class.
 void* allocate(std::size_t size);
+
+// free() of a pointer, in one pass: frees it if it is a live small block and
+// returns live; otherwise changes nothing and says what it is (not_ours, or
+// freed or invalid for the caller to report). Leaves errno alone.
+Kind free_block(void* payload);
 
 // Frees a block find() called live: into the calling thread's heap if the
 // block is its own, else onto its owner's list of remote frees. An empty
