@@ -336,6 +336,7 @@ namespace {
 
 constexpr int RING = 4;         // threads at most
 constexpr int PASSED = 25000;  // blocks each thread allocates and passes on, in each round
+int passed_each = PASSED;
 constexpr std::size_t SLOTS = 64;
 constexpr std::size_t KEPT = 64;
 
@@ -351,7 +352,7 @@ struct Member {
     Block kept[KEPT];
     std::size_t kept_count = 0;
     int received = 0;
-    std::size_t bytes_sent = 0;
+    std::size_t small_bytes_sent = 0;  // in blocks of up to 1 KiB
 };
 Member ring[RING];
 int ring_members = RING;  // in this round
@@ -400,7 +401,7 @@ void receive(Member& m, Block b, Random& r) {
         fill(b);
     }
     ++m.received;
-    if (m.received > PASSED - static_cast<int>(KEPT)) {
+    if (m.received > passed_each - static_cast<int>(KEPT)) {
         m.kept[m.kept_count++] = b;
     } else {
         api.free(b.p);
@@ -417,15 +418,15 @@ void* ring_member(void* arg) {
     bool has_pending = false;
     // While the next thread's inbox is full, this one empties its own: no
     // thread of the ring waits for another that waits for it.
-    while (sent < PASSED || me.received < PASSED) {
+    while (sent < passed_each || me.received < passed_each) {
         bool moved = false;
-        if (sent < PASSED) {
+        if (sent < passed_each) {
             if (!has_pending) {
                 pending = malloc_filled(ring_size(r), "a thread of the ring");
                 has_pending = true;
             }
             if (push(next, pending)) {
-                me.bytes_sent += pending.n;
+                if (pending.n <= 1024) me.small_bytes_sent += pending.n;
                 has_pending = false;
                 ++sent;
                 moved = true;
@@ -441,35 +442,35 @@ void* ring_member(void* arg) {
     return nullptr;
 }
 
-// Both rounds, their blocks checked and freed; returns the bytes passed round.
-std::size_t run_rings() {
+// A ring of `members` threads, each passing `each` blocks; the blocks kept
+// are checked and freed. Returns the bytes passed round in small blocks.
+std::size_t run_ring(int members, int each) {
     std::size_t passed = 0;
-    for (int members : {2, RING}) {
-        ring_members = members;
-        for (auto& m : ring) {
-            m.inbox.head = 0;
-            m.inbox.tail = 0;
-            m.kept_count = 0;
-            m.received = 0;
-            m.bytes_sent = 0;
-        }
-        pthread_t ids[RING];
-        for (int t = 0; t < members; ++t) {
-            CHECK_EQ(pthread_create(&ids[t], nullptr, ring_member, reinterpret_cast<void*>(std::intptr_t{t})), 0);
-        }
-        for (int t = 0; t < members; ++t) pthread_join(ids[t], nullptr);
-        static Block all[RING * KEPT];
-        std::size_t n = 0;
-        for (int t = 0; t < members; ++t) {
-            CHECK_EQ(ring[t].received, PASSED);
-            passed += ring[t].bytes_sent;
-            for (std::size_t i = 0; i < ring[t].kept_count; ++i) all[n++] = ring[t].kept[i];
-        }
-        check_intact(all, n, "a block passed on and kept");
-        check_disjoint(all, n);
-        check_walk(all, n, false);
-        for (std::size_t i = 0; i < n; ++i) api.free(all[i].p);
+    ring_members = members;
+    passed_each = each;
+    for (auto& m : ring) {
+        m.inbox.head = 0;
+        m.inbox.tail = 0;
+        m.kept_count = 0;
+        m.received = 0;
+        m.small_bytes_sent = 0;
     }
+    pthread_t ids[RING];
+    for (int t = 0; t < members; ++t) {
+        CHECK_EQ(pthread_create(&ids[t], nullptr, ring_member, reinterpret_cast<void*>(std::intptr_t{t})), 0);
+    }
+    for (int t = 0; t < members; ++t) pthread_join(ids[t], nullptr);
+    static Block all[RING * KEPT];
+    std::size_t n = 0;
+    for (int t = 0; t < members; ++t) {
+        CHECK_EQ(ring[t].received, passed_each);
+        passed += ring[t].small_bytes_sent;
+        for (std::size_t i = 0; i < ring[t].kept_count; ++i) all[n++] = ring[t].kept[i];
+    }
+    check_intact(all, n, "a block passed on and kept");
+    check_disjoint(all, n);
+    check_walk(all, n, false);
+    for (std::size_t i = 0; i < n; ++i) api.free(all[i].p);
     return passed;
 }
 
@@ -480,28 +481,30 @@ TEST(thread, blocks_passed_between_threads) {
     NEED(free);
     NEED(hrealloc);
     NEED(malloc_usable_size);
-    run_rings();
+    run_ring(2, PASSED);
+    run_ring(RING, PASSED);
     check_walk(nullptr, 0, false);
 }
 
 TEST(thread, remote_frees_reused) {
-    // The rings of thread.blocks_passed_between_threads again. A block freed
-    // by another thread must be reused: only a few hundred blocks are live at
-    // any moment, so the memory the allocator held at its peak (the break's
-    // highest point and the most mapped at once, both above the start) is a
-    // small part of all the bytes passed round (stage 15, with a page of 64
-    // KiB per class in each of the four heaps: about a fifth).
+    // The ring of four of thread.blocks_passed_between_threads, longer. A
+    // block freed by another thread must be reused: only a few hundred blocks
+    // are live at any moment, so the memory the allocator held at its peak
+    // (the break's highest point and the most mapped at once, both above the
+    // start) is a small part of all the bytes passed round in small blocks
+    // (stage 15, with a page of 64 KiB per class in each of the four heaps:
+    // about a fifth).
     NEED(malloc);
     NEED(free);
     NEED(hrealloc);
     NEED(malloc_usable_size);
     std::size_t live_at_start = mmap_double_get_stats().live_bytes;
-    std::size_t passed = run_rings();
+    std::size_t passed = run_ring(RING, 3 * PASSED);
     std::size_t brk_peak = static_cast<std::size_t>(sbrk_double_region() + sbrk_double_get_stats().peak - start.brk);
     std::size_t map_peak = mmap_double_get_stats().peak_bytes;
     std::size_t peak = brk_peak + (map_peak > live_at_start ? map_peak - live_at_start : 0);
     CHECK_LE(peak, passed / 2) << "the allocator held up to " << peak << " bytes while " << passed
-                               << " bytes were passed round in blocks, at most a few hundred live at once: blocks "
+                               << " bytes were passed round in small blocks, at most a few hundred live at once: blocks "
                                << "freed by another thread were not reused";
 }
 
