@@ -49,6 +49,14 @@ PEERS = [("jemalloc", "libjemalloc2"), ("mimalloc", "libmimalloc2.0"), ("tcmallo
 
 BIG_TRACES = ("python-big", "cc1plus")
 
+# Real programs (tests/real-programs: its commands and inputs): the issue's five, and two that keep a
+# large heap of small blocks live. Measured on glibc, the peers and the preloadable stages from
+# REAL_FROM_STAGE on (Part II's second half: the stages meant to compete with the peers).
+REAL_PROGRAMS = ("g++", "perl", "python3", "git", "sort", "perl_hash_200k", "python3_dict_200k")
+REAL_PROGRAMS_QUICK = ("perl", "sort", "git")
+REAL_FROM_STAGE = 13
+REAL_SCRIPT = os.path.join(ROOT, "tests", "real-programs")
+
 SIGNALS = {6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 15: "SIGTERM"}
 
 
@@ -224,6 +232,128 @@ def perf_works():
     return r.returncode == 0 and "not supported" not in r.stderr and "<not counted>" not in r.stderr
 
 
+# ---- real programs ---------------------------------------------------------------------
+
+def listed_slow(a):
+    """The real programs a stage's limitations.txt lists as too slow for it (real.NAME)."""
+    names = set()
+    for path in glob.glob(os.path.join(ROOT, "stages", f"{a.name}-*", "limitations.txt")):
+        with open(path) as f:
+            for line in f:
+                name = line.split("|", 1)[0].strip()
+                if name.startswith("real."):
+                    names.add(name[len("real."):])
+    return names
+
+
+def run_program(cmd, lib, env, workdir, cap):
+    """One run of a real program's command (bash -c, in a fresh folder), with lib preloaded (None:
+    glibc). Returns {"status": ok | timeout, "seconds", "output": (stdout, stderr, exit)}."""
+    d = tempfile.mkdtemp(dir=workdir, prefix="run.")
+    e = dict(env)
+    if lib:
+        e["LD_PRELOAD"] = lib
+    start = time.perf_counter()
+    p = subprocess.Popen(["bash", "-c", cmd], cwd=d, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=cap)
+        status = "ok"
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(p.pid, 9)  # the program's whole process group: compilers and git's children too
+        except ProcessLookupError:
+            pass
+        out, err = p.communicate()
+        status = "timeout"
+    seconds = time.perf_counter() - start
+    shutil.rmtree(d, ignore_errors=True)
+    return {"status": status, "seconds": seconds, "output": (out, err, p.returncode)}
+
+
+def real_programs(allocs, glibc, names, rounds, cap):
+    """Wall time of real programs on each allocator in `allocs` (glibc among them), `rounds` runs each,
+    interleaved: every round runs every allocator on a program before the next program, glibc first
+    in the first round (its output is the reference; that run also warms the file cache), the order
+    reversed in the next. Every run's output (stdout, stderr, exit status) must be glibc's first one.
+    Returns {(program, alloc): {"status", "times", "why"}}; the figure is the best of the runs."""
+    listing = subprocess.run([REAL_SCRIPT, "--commands"], capture_output=True, text=True)
+    commands = dict(line.split("|", 1) for line in listing.stdout.splitlines() if "|" in line)
+    for n in names:
+        if n not in commands:
+            log(f"  real programs: {n} is not one of tests/real-programs --commands; left out")
+    names = [n for n in names if n in commands]
+    workdir = tempfile.mkdtemp(prefix="hm-bench-real.")
+    try:
+        prep = subprocess.run([REAL_SCRIPT, "--prepare", workdir], capture_output=True, text=True)
+        if prep.returncode != 0:
+            log("  real programs: tests/real-programs --prepare failed: " + prep.stderr.strip())
+            return {}, names
+        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
+        env.update(parse_kv(prep.stdout))
+        env["PYTHONMALLOC"] = "malloc"  # python3's objects through malloc, not its own pools
+        res = {}
+        slow = {a.name: listed_slow(a) for a in allocs if a.kind == "stage"}
+        ref = {}
+        for rnd in range(rounds):
+            for prog in names:
+                order = [glibc] + [a for a in allocs if a is not glibc]
+                if rnd % 2:
+                    order.reverse()
+                parts = []
+                for a in order:
+                    r = res.setdefault((prog, a.name), {"status": "ok", "times": [], "why": ""})
+                    if prog in slow.get(a.name, ()):
+                        r["status"] = "listed"
+                        r["why"] = f"listed as too slow in stages/{a.name}-*/limitations.txt: not run"
+                        continue
+                    if r["status"] != "ok":
+                        continue  # timed out or failed once: not run again
+                    base = res.get((prog, glibc.name), {}).get("times")
+                    limit = max(10 * min(base), 10.0) if base and a is not glibc else cap
+                    one = run_program(commands[prog], a.lib if a is not glibc else None, env, workdir, limit)
+                    if a is glibc and prog not in ref:
+                        ref[prog] = one["output"]
+                    if one["status"] == "timeout":
+                        r["status"] = "timeout"
+                        r["why"] = f"killed after {limit:.0f} s"
+                        parts.append(f"{a.label} over {limit:.0f} s")
+                        continue
+                    r["times"].append(one["seconds"])
+                    if prog in ref and one["output"] != ref[prog]:
+                        r["status"] = "differs"
+                        out, err, code = one["output"]
+                        rout, rerr, rcode = ref[prog]
+                        what = [w for w, x, y in (("stdout", out, rout), ("stderr", err, rerr),
+                                                  ("exit status", code, rcode)) if x != y]
+                        r["why"] = "its " + " and ".join(what) + (" differ" if len(what) > 1 else " differs") + \
+                            " from glibc's"
+                        log(f"  MISMATCH: {prog} on {a.label}: {r['why']} (exit {code}, glibc's {rcode})")
+                        for line in (err.decode(errors="replace").splitlines()[:5] if err != rerr else []):
+                            log(f"    stderr: {line}")
+                    parts.append(f"{a.label} {one['seconds']:.2f} s")
+                log(f"  {prog:17s} " + "  ".join(parts))
+        return res, names
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def real_best(real, prog, a):
+    r = real.get((prog, a.name))
+    return min(r["times"]) if r and r["status"] == "ok" and r["times"] else None
+
+
+def real_ratio(real, prog, a, glibc):
+    """Wall time over glibc's, best run against best run (above 1: slower than glibc)."""
+    mine, base = real_best(real, prog, a), real_best(real, prog, glibc)
+    return mine / base if mine and base else None
+
+
+def geomean(values):
+    values = [v for v in values if v]
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else None
+
+
 # ---- numbers as text ------------------------------------------------------------------
 
 def si(v):
@@ -349,7 +479,18 @@ def main():
                     "figure, after the live set is built (default 2000)")
     ap.add_argument("--no-instructions", action="store_true", help="skip the instruction counts")
     ap.add_argument("--no-install", action="store_true", help="never apt-get the peers")
-    ap.add_argument("--only", help="comma-separated workloads to run")
+    ap.add_argument("--only", help="comma-separated workloads to run (`growth`: the growth figure; `real`: the "
+                    "real programs)")
+    ap.add_argument("--real-programs", help="comma-separated real programs to time (names from tests/real-programs "
+                    "--list without real.; default " + ",".join(REAL_PROGRAMS) + "; --quick " +
+                    ",".join(REAL_PROGRAMS_QUICK) + ")")
+    ap.add_argument("--real-stages", help="comma-separated stages to time the real programs on (default: the "
+                    f"preloadable stages from {REAL_FROM_STAGE:02d} on; --quick the last one)")
+    ap.add_argument("--real-rounds", type=int, help="runs of each real program on each allocator, the best "
+                    "counts (default 2; --quick 1)")
+    ap.add_argument("--real-cap", type=float, default=120, help="seconds glibc's run of a real program may take "
+                    "(default 120); the others get 10 times glibc's best, at least 10 s")
+    ap.add_argument("--no-real", action="store_true", help="skip the real programs")
     ap.add_argument("--out", help="results directory (default bench/results)")
     args = ap.parse_args()
 
@@ -421,6 +562,7 @@ def main():
     if args.only:
         keep = set(args.only.split(","))
         workloads = [w for w in workloads if w.name in keep]
+    do_real = not args.no_real and (not args.only or "real" in args.only.split(","))
     trace_ops = {}
     for w in workloads:
         if w.path:
@@ -510,6 +652,28 @@ def main():
                 parts.append(f"{a.label} " + (f"{100 * e:.0f}%" if e is not None else kv["status"]))
             log(f"  {w.name:15s} " + "  ".join(parts))
 
+    # ---- real programs: wall time, preloaded (tests/real-programs' commands and inputs).
+    real, real_names, real_allocs, real_rounds = {}, [], [], args.real_rounds or (1 if args.quick else 2)
+    if do_real:
+        stages = [a for a in allocs if a.kind == "stage" and a.standard_names]
+        if args.real_stages:
+            wanted = {f"{int(x):02d}" for x in args.real_stages.split(",") if x.strip()}
+            stages = [a for a in stages if a.name in wanted]
+        elif args.quick:
+            stages = stages[-1:]
+        else:
+            stages = [a for a in stages if int(a.name) >= REAL_FROM_STAGE]
+        real_allocs = [glibc] + [a for a in allocs if a.kind == "system" and a is not glibc] + stages
+        names = args.real_programs.split(",") if args.real_programs else \
+            list(REAL_PROGRAMS_QUICK if args.quick else REAL_PROGRAMS)
+        log(f"\nreal programs, wall time, best of {real_rounds} (" + ", ".join(a.label for a in real_allocs) + ")")
+        t0 = time.time()
+        real, real_names = real_programs(real_allocs, glibc, names, real_rounds, args.real_cap)
+        log(f"  ({time.time() - t0:.0f} s)")
+        bad = sorted({f"{p} on {a}" for (p, a), r in real.items() if r["status"] in ("differs", "timeout")})
+        if bad:
+            log("  WARNING: not glibc's output, or over the cap: " + ", ".join(bad))
+
     # ---- instructions per call.
     instr = {}
     instr_how = "not measured (--no-instructions)"
@@ -565,7 +729,7 @@ def main():
 
     elapsed = time.time() - started
     report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr, instr_how, glibc, missing,
-           trace_ops, elapsed, messages, growth, resident)
+           trace_ops, elapsed, messages, growth, resident, (real, real_names, real_allocs, real_rounds))
 
 
 # ---- the report -------------------------------------------------------------------------
@@ -746,6 +910,185 @@ def growth_svg(path, title, subtitle, growth, allocs, panels, notes):
         f.write("\n".join(out) + "\n")
 
 
+def stage_title(a):
+    """A stage's full name (13-segregated-fits); a peer's own."""
+    if a.kind != "stage":
+        return a.label
+    d = [os.path.basename(d) for d in stage_dirs() if os.path.basename(d)[:2] == a.name]
+    return d[0] if d else a.label
+
+
+def overview(allocs, workloads, results, instr, resident, glibc, real_run):
+    """Every allocator's figures on one line: [{alloc, speed, over, failed, n, worst, churn, mem_min,
+    mem_geo, mem_how, threads, threads_over, real}]. Speed: the geometric mean over the bench workloads
+    (not the growth ones) of the rate over glibc's; a run over cap counts with the rate of the part it did."""
+    real, real_names, real_allocs, _ = real_run
+    rows = []
+    for a in allocs:
+        ratios, over, failed = {}, [], []
+        for w in workloads:
+            if not applies(w, a):
+                continue
+            s, g = summary_of(results, (w.name, a.name)), summary_of(results, (w.name, glibc.name))
+            if s is None or g is None or g["status"] != "ok" or not g["rate"]:
+                continue
+            if a is glibc:
+                ratios[w.name] = 1.0
+            elif s["status"] == "ok":
+                ratios[w.name] = speed_ratio(results, w, a, glibc)
+            elif s["status"] == "over_cap" and s.get("rate"):
+                ratios[w.name] = s["rate"] / g["rate"]
+                over.append(w.name)
+            else:
+                failed.append(w.name)
+        ratios = {k: v for k, v in ratios.items() if v}
+        worst = min(ratios, key=ratios.get) if ratios else None
+        # Memory: resident for everyone who can be measured so; a stage that cannot be preloaded by
+        # its heap footprint in the sbrk double.
+        traces = [w for w in workloads if w.kind == "trace"]
+        how = "resident"
+        if a.kind == "stage" and not all(resident.get((w.name, a.name)) for w in traces):
+            how = "sbrk"
+        effs = {}
+        for w in traces:
+            kv = resident.get((w.name, a.name)) if a.kind == "stage" and how == "resident" else \
+                summary_of(results, (w.name, a.name))
+            e = efficiency(kv) if kv and kv["status"] in ("ok", "over_cap") else None
+            if e:
+                effs[w.name] = e
+        mem_min = min(effs, key=effs.get) if effs else None
+        thr = next((w for w in workloads if w.kind == "threads"), None)
+        threads, threads_over = None, False
+        if thr is not None and applies(thr, a):
+            st = summary_of(results, (thr.name, a.name))
+            gt = summary_of(results, (thr.name, glibc.name))
+            if st is not None and st["status"] == "ok":
+                threads = 1.0 if a is glibc else speed_ratio(results, thr, a, glibc)
+            elif st is not None and st["status"] == "over_cap" and gt and gt.get("rate") and st.get("rate"):
+                threads, threads_over = st["rate"] / gt["rate"], True
+        real_geo = None
+        if any(x.name == a.name for x in real_allocs):
+            real_geo = geomean([real_ratio(real, p, a, glibc) for p in real_names])
+        rows.append({"alloc": a, "speed": geomean(ratios.values()), "n": len(ratios), "over": over,
+                     "failed": failed, "worst": worst, "worst_ratio": ratios.get(worst),
+                     "churn": instr.get(("churn", a.name)), "mem_min": mem_min, "mem_min_value": effs.get(mem_min),
+                     "mem_geo": geomean(effs.values()), "mem_n": len(effs), "mem_how": how,
+                     "threads": threads, "threads_over": threads_over, "real": real_geo,
+                     "real_n": sum(1 for p in real_names if real_ratio(real, p, a, glibc))})
+    return rows
+
+
+def overview_svg(path, title, subtitle, rows):
+    """A scatter: x the memory efficiency (geometric mean over the recorded traces), y the speed
+    (geometric mean of the ratio to glibc, log scale), one mark per allocator."""
+    pts = [r for r in rows if r["speed"] and r["mem_geo"]]
+    if not pts:
+        return
+    pw, ph, left, top = 560, 380, 80, 100
+    width, height = left + pw + 230, top + ph + 70
+    palette = {"glibc": "#000000", "jemalloc": "#1b9e77", "mimalloc": "#2166ac", "tcmalloc": "#7570b3"}
+    stages = [r["alloc"] for r in rows if r["alloc"].kind == "stage"]
+
+    def colour(a):
+        if a.name in palette:
+            return palette[a.name]
+        return mix("#f4a582", "#67001f", stages.index(a) / max(len(stages) - 1, 1))
+
+    y_lo = math.floor(math.log10(min(r["speed"] for r in pts)))
+    y_hi = math.ceil(math.log10(max(r["speed"] for r in pts)))
+    if y_hi == y_lo:
+        y_hi += 1
+    x_hi = min(1.0, math.ceil(max(r["mem_geo"] for r in pts) * 10 + 0.5) / 10)
+    x_lo = max(0, math.floor(min(r["mem_geo"] for r in pts) * 10 - 0.5) / 10)
+
+    def X(v):
+        return left + (v - x_lo) / (x_hi - x_lo) * pw
+
+    def Y(v):
+        return top + ph - (math.log10(v) - y_lo) / (y_hi - y_lo) * ph
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">',
+           f'<rect width="{width}" height="{height}" fill="#fff"/>',
+           f'<text x="{left}" y="26" font-size="17" font-weight="bold">{esc(title)}</text>']
+    for k, text in enumerate(wrap(subtitle, width - left - 20)[:4]):
+        out.append(f'<text x="{left}" y="{46 + 15 * k}" font-size="12" fill="#333">{esc(text)}</text>')
+    out.append(f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="none" stroke="#999"/>')
+    for e in range(y_lo, y_hi + 1):
+        for m in ((1, 2, 5) if y_hi - y_lo <= 2 else (1,)):
+            v = m * 10 ** e
+            if v > 10 ** y_hi:
+                continue
+            y = Y(v)
+            out.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>')
+            out.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">'
+                       f'{ratio_text(v)}</text>')
+    k = round(x_lo * 10)
+    while k * 0.1 <= x_hi + 1e-9:
+        x = X(k * 0.1)
+        out.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#eee"/>')
+        out.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{10 * k}%</text>')
+        k += 1
+    out.append(f'<text x="{left + pw / 2}" y="{top + ph + 36}" font-size="12" text-anchor="middle">memory efficiency '
+               '(peak live / peak footprint), geometric mean over the recorded traces</text>')
+    out.append(f'<text x="{left - 52}" y="{top + ph / 2}" font-size="12" text-anchor="middle" '
+               f'transform="rotate(-90 {left - 52} {top + ph / 2})">calls per second, geometric mean of the ratio '
+               'to glibc</text>')
+    g = next((r for r in pts if r["alloc"].name == "glibc"), None)
+    if g is not None:
+        out.append(f'<line x1="{X(g["mem_geo"]):.1f}" y1="{top}" x2="{X(g["mem_geo"]):.1f}" y2="{top + ph}" '
+                   'stroke="#000" stroke-dasharray="4,4" stroke-width="0.8"/>')
+        out.append(f'<line x1="{left}" y1="{Y(1):.1f}" x2="{left + pw}" y2="{Y(1):.1f}" '
+                   'stroke="#000" stroke-dasharray="4,4" stroke-width="0.8"/>')
+        out.append(f'<text x="{left + pw - 4}" y="{top + 14}" font-size="11" text-anchor="end" fill="#555">'
+                   'faster and leaner than glibc ↗</text>')
+    # Marks first, then each label beside its mark where it covers no mark and no other label: right,
+    # left, above, below, then further out.
+    marks = [(X(r["mem_geo"]), Y(r["speed"]), r) for r in pts]
+    boxes = [(x - 6, y - 6, x + 6, y + 6) for x, y, _ in marks]
+    for x, y, r in marks:
+        a, c = r["alloc"], colour(r["alloc"])
+        hollow = r["mem_how"] == "sbrk"
+        out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="5" fill="{"#fff" if hollow else c}" stroke="{c}" '
+                   'stroke-width="2"/>')
+    for x, y, r in sorted(marks, key=lambda m: m[1]):
+        a, c = r["alloc"], colour(r["alloc"])
+        text = a.label + ("*" if r["over"] else "")
+        tw = 6.3 * len(text)
+        spots = []
+        for d in (0, 1, 2, 3, 4, 5):
+            spots += [(x + 8 + 10 * d, y + 4, "start"), (x - 8 - 10 * d, y + 4, "end"),
+                      (x - tw / 2, y - 9 - 11 * d, "start"), (x - tw / 2, y + 17 + 11 * d, "start")]
+
+        def box(spot):
+            lx, ly, anchor = spot
+            x0 = lx - tw if anchor == "end" else lx
+            return (x0, ly - 9, x0 + tw, ly + 2)
+
+        def free(b):
+            return all(b[2] < o[0] or b[0] > o[2] or b[3] < o[1] or b[1] > o[3] for o in boxes)
+
+        spot = next((sp for sp in spots if free(box(sp))), spots[0])
+        boxes.append(box(spot))
+        out.append(f'<text x="{spot[0]:.1f}" y="{spot[1]:.1f}" font-size="11" fill="{c}" '
+                   f'text-anchor="{spot[2]}">{esc(text)}</text>')
+    lx, ly = left + pw + 20, top + 10
+    for k, r in enumerate(rows):
+        a = r["alloc"]
+        y = ly + 15 * k
+        c = colour(a)
+        out.append(f'<circle cx="{lx + 5}" cy="{y - 4}" r="4" fill="{"#fff" if r["mem_how"] == "sbrk" else c}" '
+                   f'stroke="{c}" stroke-width="2"/>')
+        out.append(f'<text x="{lx + 14}" y="{y}" font-size="11">{esc(stage_title(a))}</text>')
+    y = ly + 15 * len(rows) + 10
+    for text in ("hollow: memory from the sbrk double", "(resident not measured)", "*: some workloads over cap"):
+        out.append(f'<text x="{lx}" y="{y}" font-size="10" fill="#555">{esc(text)}</text>')
+        y += 13
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
 def real_program_ratios(stage):
     """Wall-time ratios to glibc from the real-program check (tests/real-programs, run by make test),
     if it has written its table for this stage: {program: ratio or None when over its cap}."""
@@ -762,7 +1105,7 @@ def real_program_ratios(stage):
     return ratios, path
 
 
-def targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap):
+def targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap, real_run):
     """The targets of Part II for the last stage (issue 7's for the end of its first half, issue 8's for
     the end of Part II), each with this run's figure and whether it is met: a report, never a test."""
     stages = [a for a in allocs if a.kind == "stage"]
@@ -842,24 +1185,46 @@ def targets_section(results, allocs, workloads, instr, glibc, resident, trace_op
             f"{r_m:.2f}x glibc against tcmalloc's {r_t:.2f}x" if r_m and r_t else "not measured",
             None if not (r_m and r_t) else r_m > r_t)
 
-    # Real programs, from the real-program check.
-    real, path = real_program_ratios(last.name)
-    rel = os.path.relpath(path, ROOT)
-    if real:
-        over15 = [f"{n} {'over cap' if r is None else f'{r:.1f}x'}" for n, r in real.items() if r is None or r > 1.5]
-        worst = max((r for r in real.values() if r is not None), default=None)
-        row("every real program within 1.5x glibc's wall time",
-            (f"{len(real)} programs, worst {worst:.1f}x" if worst else f"{len(real)} programs") +
-            (": over 1.5x: " + ", ".join(over15) if over15 else "") + f" (from `{rel}`, written by `make test`)",
-            not over15)
+    # Real programs: this run's figures (the section "Real programs") when it timed the last stage,
+    # else the real-program check's (tests/real-programs, run by make test).
+    real, real_names, real_allocs, real_rounds = real_run
+    target = "every real program within 1.5x glibc's wall time"
+    if any(a.name == last.name for a in real_allocs) and real:
+        over15, worst, differs = [], None, []
+        for prog in real_names:
+            r = real.get((prog, last.name), {})
+            ratio = real_ratio(real, prog, last, glibc)
+            if r.get("status") == "differs":
+                differs.append(prog)
+            elif ratio is None:
+                over15.append(f"{prog} {r.get('status', 'not run')}")
+            else:
+                worst = ratio if worst is None else max(worst, ratio)
+                if ratio > 1.5:
+                    over15.append(f"{prog} {ratio:.2f}x")
+        row(target + " (and glibc's output)",
+            (f"{len(real_names)} programs, worst {worst:.2f}x" if worst else f"{len(real_names)} programs") +
+            (": over 1.5x: " + ", ".join(over15) if over15 else "") +
+            (": **output differs**: " + ", ".join(differs) if differs else "") +
+            f" (this run, best of {real_rounds}: section Real programs)", not over15 and not differs)
     else:
-        row("every real program within 1.5x glibc's wall time", f"`{rel}` not found: run `make test` first", None)
+        real, path = real_program_ratios(last.name)
+        rel = os.path.relpath(path, ROOT)
+        if real:
+            over15 = [f"{n} {'over cap' if r is None else f'{r:.1f}x'}" for n, r in real.items()
+                      if r is None or r > 1.5]
+            worst = max((r for r in real.values() if r is not None), default=None)
+            row(target, (f"{len(real)} programs, worst {worst:.1f}x" if worst else f"{len(real)} programs") +
+                (": over 1.5x: " + ", ".join(over15) if over15 else "") +
+                f" (from `{rel}`, written by `make test`)", not over15)
+        else:
+            row(target, f"`{rel}` not found: run `make test` first", None)
     md.append("")
     return md
 
 
 def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr, instr_how, glibc, missing,
-           trace_ops, elapsed, messages, growth, resident):
+           trace_ops, elapsed, messages, growth, resident, real_run):
     cols = allocs
     md = []
     cpu = "?"
@@ -891,6 +1256,50 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
     for w in workloads + growth:
         ops = trace_ops.get(w.name)
         md.append(f"| {w.name} | {w.what} | {ops if ops is not None else 2.5 * messages:,.0f} |")
+    md.append("")
+
+    # Every allocator on one line (Part II in numbers).
+    ov_rows = overview(allocs, workloads, results, instr, resident, glibc, real_run)
+    real, real_names, real_allocs, real_rounds = real_run
+    n_speed = len([w for w in workloads])
+    md.append("## Every allocator on one line\n")
+    md.append(f"Each stage and each peer summed up from the tables below (chart: [overview.svg](overview.svg)). "
+              f"**Speed**: the geometric mean, over the {n_speed} bench workloads (the growth ones aside), of the "
+              "calls per second as a ratio to glibc's (the speed table's figures); a stage without the standard "
+              "names has no threads workload, so one fewer. A run **over cap** counts with the rate of the part it "
+              "did (calls done over the cap), which flatters it, since the allocators that go over cap are "
+              "those whose cost grows with the heap: such a mean is marked `*` with how many workloads were "
+              "over cap. A run that crashed or corrupted a block is left out and named. **Slowest**: the "
+              "workload with the lowest ratio. **Churn**: instructions per call on churn (the instruction table). "
+              "**Memory**: peak live bytes over peak resident memory on the recorded traces (the resident "
+              "table), the lowest (with its trace) and the geometric mean; for a stage without a resident figure "
+              "(marked †: 01 to 06 cannot be preloaded, and a quick run measures the last stage only) its "
+              "footprint in the sbrk double instead. **Threads**: the threads workload's ratio to "
+              "glibc. **Real programs**: the geometric mean of the wall time over glibc's (below 1 is faster) "
+              "over the programs of the section Real programs.\n")
+    md.append("| allocator | speed vs glibc, geomean | slowest workload | churn instr./call | memory, lowest | "
+              "memory, geomean | threads vs glibc | real programs, time vs glibc |")
+    md.append("|---|---:|---|---:|---|---:|---:|---:|")
+    for r in ov_rows:
+        a = r["alloc"]
+        speed = "n/a" if not r["speed"] else ratio_text(r["speed"]) + (f"* ({len(r['over'])} over cap)"
+                                                                       if r["over"] else "")
+        if r["failed"]:
+            speed += " (left out, failed: " + ", ".join(r["failed"]) + ")"
+        worst = "–" if a is glibc else "n/a" if r["worst"] is None else f"{r['worst']} {ratio_text(r['worst_ratio'])}" + \
+            ("*" if r["worst"] in r["over"] else "")
+        dag = "†" if r["mem_how"] == "sbrk" else ""
+        mmin = "n/a" if r["mem_min"] is None else f"{100 * r['mem_min_value']:.0f}%{dag} ({r['mem_min']})"
+        mgeo = "n/a" if r["mem_geo"] is None else f"{100 * r['mem_geo']:.0f}%{dag}"
+        if a.kind == "stage" and not a.standard_names:
+            thr = "–"
+        else:
+            thr = "n/a" if r["threads"] is None else ratio_text(r["threads"]) + ("* (over cap)" if r["threads_over"]
+                                                                                 else "")
+        rl = "–" if r["real"] is None else f"{r['real']:.2f}× ({r['real_n']} programs)"
+        name = f"**{stage_title(a)}**" if a is glibc else stage_title(a)
+        md.append(f"| {name} | {speed} | {worst} | {si(r['churn']) if r['churn'] else 'n/a'} | {mmin} | {mgeo} | "
+                  f"{thr} | {rl} |")
     md.append("")
 
     def table(title, intro, cell_fn, rows=None):
@@ -1060,8 +1469,49 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
               "Beside the speed: peak live bytes over the peak footprint, measured as in the memory table "
               "(stages: the sbrk double and their mappings; the others: resident memory).", g_mem, growth)
 
+    # Real programs.
+    if real_names and real:
+        md.append("## Real programs\n")
+        md.append(f"Wall time of real programs, the commands and inputs of the real-program check "
+                  f"(`tests/real-programs --commands`), each preloaded with the allocator (glibc: nothing "
+                  f"preloaded) in a fresh folder, with `PYTHONMALLOC=malloc` for every run (python3's objects "
+                  f"through malloc). " + (f"Best of {real_rounds} runs, interleaved: every allocator runs a "
+                  "program before the next program starts, glibc first in the first round, the order reversed "
+                  "in the next." if real_rounds > 1 else "One run each, glibc first.") + f" Each cell: the best time as a ratio to glibc's best (above 1 is slower), then the "
+                  f"seconds. Every run's stdout, stderr and exit status must be glibc's first run's: a run that "
+                  f"differs is marked **output differs** (and the bench says so on the terminal). A program a "
+                  f"stage lists as too slow (real.NAME in its limitations.txt) is not run; a run over its cap "
+                  f"(10 times glibc's best, at least 10 s) is killed and not run again.\n")
+        md.append("| program | " + " | ".join(a.label for a in real_allocs) + " |")
+        md.append("|---|" + "---:|" * len(real_allocs))
+
+        def real_cell(prog, a):
+            r = real.get((prog, a.name))
+            if r is None:
+                return "n/a"
+            if r["status"] == "differs":
+                return "**output differs**"
+            if r["status"] == "timeout":
+                return f"over cap ({r['why']})"
+            if r["status"] == "listed":
+                return "not run (listed)"
+            best = real_best(real, prog, a)
+            if best is None:
+                return "n/a"
+            if a is glibc:
+                return f"**{best:.2f} s**"
+            ratio = real_ratio(real, prog, a, glibc)
+            return f"{ratio:.2f}× ({best:.2f} s)" if ratio else f"{best:.2f} s"
+
+        for prog in real_names:
+            md.append(f"| {prog} | " + " | ".join(real_cell(prog, a) for a in real_allocs) + " |")
+        md.append("| geometric mean | " + " | ".join(
+            "1.00×" if a is glibc else (lambda g: f"{g:.2f}×" if g else "n/a")(
+                geomean([real_ratio(real, p, a, glibc) for p in real_names])) for a in real_allocs) + " |")
+        md.append("")
+
     # The targets the issues set for the last stage, with this run's figures.
-    md.extend(targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap))
+    md.extend(targets_section(results, allocs, workloads, instr, glibc, resident, trace_ops, cap, real_run))
 
     # Details.
     md.append("## Every run\n")
@@ -1240,19 +1690,30 @@ def report(outdir, args, reps, cap, allocs, workloads, results, os_counts, instr
                 [(seq_colour(0), "few"), (seq_colour(0.5), f"about {si(math.sqrt(top_i))}"),
                  (seq_colour(1), si(top_i))])
 
+    overview_svg(os.path.join(outdir, "overview.svg"), "Every allocator on one chart: speed and memory",
+                 "Up: faster (geometric mean over the bench workloads of calls per second over glibc's; a run over "
+                 "cap counts with the part it did, marked *). Right: leaner (peak live bytes over peak resident "
+                 "memory, geometric mean over the recorded traces). Dashed: glibc. One run of make bench.", ov_rows)
+
     # ---- and on the terminal.
     text = "\n".join(md)
-    start = text.index("## Speed against glibc")
+    start = text.index("## Every allocator on one line")
     end = text.index("## Calls to the OS")
     log("\n" + text[start:end])
+    if "## Real programs" in text:
+        start = text.index("## Real programs")
+        log(text[start:text.index("## ", start + 3)])
     if growth:
         start = text.index("## Cost as the heap grows: calls per second")
         end = text.index("## Cost as the heap grows: memory efficiency")
         log(text[start:end])
-    log(f"results: {os.path.relpath(outdir, os.getcwd())}/bench.md, speed.svg, memory.svg, os-calls.svg"
+    log(f"results: {os.path.relpath(outdir, os.getcwd())}/bench.md, overview.svg, speed.svg, memory.svg, os-calls.svg"
         + (", instructions.svg" if instr else "") + (", growth.svg" if growth else "")
         + (", memory-resident.svg" if resident else "") + ", heapmap-NN.svg"
         + f"  ({elapsed / 60:.1f} minutes)")
+    bad = sorted(f"{p} on {a}: {r['why']}" for (p, a), r in real_run[0].items() if r["status"] in ("differs", "timeout"))
+    if bad:
+        log("WARNING: real programs that did not give glibc's output in time:\n  " + "\n  ".join(bad))
 
 
 if __name__ == "__main__":
