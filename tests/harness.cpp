@@ -631,6 +631,72 @@ void plug_free_blocks() {
     }
 }
 
+// ---- time, the memory held, fork ----------------------------------------------------------
+
+double now_seconds() {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+void sleep_ms(long ms) {
+    timespec ts{ms / 1000, (ms % 1000) * 1000000L};
+    while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+std::size_t held_since(std::size_t live_at_start) {
+    auto brk = static_cast<std::size_t>(current_break() - start.brk);
+    std::size_t live = mmap_double_get_stats().live_bytes;
+    return brk + (live > live_at_start ? live - live_at_start : 0);
+}
+
+Text& ended(int status) {
+    static Text t;
+    t.clear();
+    if (WIFEXITED(status)) {
+        t << "exited with status " << WEXITSTATUS(status);
+        if (WEXITSTATUS(status) == 1) t << " (a check failed in the child, above)";
+    } else if (WIFSIGNALED(status)) {
+        const char* abbrev = sigabbrev_np(WTERMSIG(status));
+        t << "was killed by SIG" << (abbrev ? abbrev : "?");
+        if (WTERMSIG(status) == SIGALRM) t << ": it hung (a lock held across fork?)";
+    } else {
+        t << "ended with status " << status;
+    }
+    return t;
+}
+
+namespace {
+// A hang in the test process itself (inside fork, in a fork handler) ends as
+// a failure with a message, before the harness's time limit.
+void parent_hung(int) {
+    static const char message[] =
+        "the test process hung in fork() or a fork handler (the heap lock left held by fork?)\n";
+    ssize_t ignored = ::write(2, message, sizeof message - 1);
+    (void)ignored;
+    _exit(1);
+}
+}  // namespace
+
+int fork_and_wait(void (*in_child)(), Where at) {
+    ::signal(SIGALRM, parent_hung);
+    ::alarm(3);
+    pid_t pid = ::fork();
+    CHECK(pid >= 0) << "fork failed";
+    if (pid == 0) {
+        ::signal(SIGALRM, SIG_DFL);
+        ::alarm(3);
+        in_child();
+        _exit(0);
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    ::alarm(0);
+    return status;
+}
+
 // ---- running one test ---------------------------------------------------------------------
 
 namespace {
@@ -660,12 +726,6 @@ char output[OUTPUT_MAX + 1];
 std::size_t output_len = 0;
 bool output_truncated = false;
 int timeout_seconds = 10;
-
-double now_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
 
 void run_test(const TestCase& t, Run& run) {
     output_len = 0;

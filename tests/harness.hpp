@@ -335,6 +335,24 @@ struct StartState {
 };
 extern StartState start;
 
+// ---- time, the memory held, fork ---------------------------------------------------------
+
+double now_seconds();  // CLOCK_MONOTONIC
+void sleep_ms(long ms);
+// Bytes the allocator holds from the OS now, beyond what it held when the
+// test began: the break above start.brk, plus what is mapped through the
+// mmap double beyond `live_at_start` (mmap_double_get_stats().live_bytes
+// when the test began: a stage's mappings and pages).
+std::size_t held_since(std::size_t live_at_start);
+// One fork: the child runs `in_child` under alarm(3) and exits 0 (a failed
+// CHECK in it exits 1); the parent waits for it, under alarm(3) too (a hang
+// in fork or a fork handler ends the test with a message). Returns the
+// child's status.
+int fork_and_wait(void (*in_child)(), Where at = Where::current());
+// How a child (of fork) ended, in words, for a failure message; valid until
+// the next call.
+Text& ended(int status);
+
 // ---- stderr -----------------------------------------------------------------------------
 
 // Collects what is written to fd 2 between begin() and end().

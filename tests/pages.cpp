@@ -7,19 +7,6 @@
 
 using namespace suite;
 
-namespace {
-
-// Bytes the allocator holds from the OS now, beyond what it held when the
-// test began: the break above start.brk, plus what is mapped through the
-// double (a stage's mappings and pages).
-std::size_t held_since(std::size_t live_at_start) {
-    auto brk = static_cast<std::size_t>(current_break() - start.brk);
-    std::size_t live = mmap_double_get_stats().live_bytes;
-    return brk + (live > live_at_start ? live - live_at_start : 0);
-}
-
-}  // namespace
-
 TEST(small, no_header_per_block) {
     // Blocks of 32 bytes asked for one after the other lie side by side in a
     // page of their class, so the distance from one to the next (the median:

@@ -14,7 +14,7 @@
 
 SUITE      := build/tests/suite
 SUITE_SRCS := tests/malloc.cpp tests/free.cpp tests/trim.cpp tests/split_coalesce.cpp \
-              tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp tests/threads.cpp \
+              tests/calloc_realloc.cpp tests/random.cpp tests/heap_abi.cpp tests/preload.cpp tests/threads.cpp tests/heaps.cpp \
               tests/growth.cpp tests/pages.cpp tests/hardening.cpp tests/harness.cpp common/sbrk_double.cpp common/mmap_double.cpp
 SUITE_OBJS := $(patsubst %.cpp,build/tests/obj/%.o,$(SUITE_SRCS))
 

@@ -1,9 +1,9 @@
 // tests/threads.cpp: every entry point under threads, and fork.
 //
-// A heap shared by threads must let one call in at a time; fork must give the
-// child a heap no thread was halfway through changing, even when another
-// library's fork handler allocates. (tests/preload.cpp has the first two
-// thread tests.)
+// Calls on the memory threads share must come in one at a time; fork must
+// give the child a heap no thread was halfway through changing, even when
+// another library's fork handler allocates. (tests/preload.cpp has the first
+// two thread tests; tests/heaps.cpp those of a heap per thread.)
 #include <pthread.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -21,66 +21,6 @@
 using namespace suite;
 
 namespace {
-
-void sleep_ms(long ms) {
-    timespec ts{ms / 1000, (ms % 1000) * 1000000L};
-    while (::nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-double now_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-// How a child (of fork) ended, in words, for a failure message.
-Text& ended(int status) {
-    static Text t;
-    t.clear();
-    if (WIFEXITED(status)) {
-        t << "exited with status " << WEXITSTATUS(status);
-        if (WEXITSTATUS(status) == 1) t << " (a check failed in the child, above)";
-    } else if (WIFSIGNALED(status)) {
-        const char* abbrev = sigabbrev_np(WTERMSIG(status));
-        t << "was killed by SIG" << (abbrev ? abbrev : "?");
-        if (WTERMSIG(status) == SIGALRM) t << ": it hung (a lock held across fork?)";
-    } else {
-        t << "ended with status " << status;
-    }
-    return t;
-}
-
-// A hang in the test process itself (inside fork, in a fork handler) ends as
-// a failure with a message, before the harness's time limit: alarm(3) is
-// armed around each fork.
-void parent_hung(int) {
-    static const char message[] =
-        "the test process hung in fork() or a fork handler (the heap lock left held by fork?)\n";
-    ssize_t ignored = ::write(2, message, sizeof message - 1);
-    (void)ignored;
-    _exit(1);
-}
-
-// One fork: the child runs `in_child` under alarm(3) and exits 0; the
-// parent waits for it, under alarm(3) too. Returns the child's status.
-int fork_and_wait(void (*in_child)()) {
-    ::signal(SIGALRM, parent_hung);
-    ::alarm(3);
-    pid_t pid = ::fork();
-    CHECK(pid >= 0) << "fork failed";
-    if (pid == 0) {
-        ::signal(SIGALRM, SIG_DFL);
-        ::alarm(3);
-        in_child();
-        _exit(0);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    ::alarm(0);
-    return status;
-}
 
 // ---- a thread that uses every entry point the stage has ------------------------------
 
@@ -236,14 +176,23 @@ TEST(thread, concurrent_every_call) {
     check_walk(all, n, false);  // pthread's own allocations are in the heap too
 }
 
-// ---- one call at a time, shown deterministically ----------------------------------------
+// ---- calls on shared memory, one at a time ----------------------------------------------
 //
-// Thread A calls hmalloc(1 MiB), which must grow the heap; the sbrk double
-// holds A inside that sbrk call. Other threads, one per entry point, then make
-// their call. On a heap that lets one call in at a time, none of them may
+// The property: calls that change memory all threads share are serialised.
+// Thread A calls hmalloc(HEAP_PIECE), which must grow the heap; the sbrk
+// double holds A inside that sbrk call. Other threads, one per entry point,
+// then make their call, each on blocks every stage keeps in the one shared
+// heap: larger than any stage's small size classes (a later stage serves
+// those from a heap per thread, with no lock: thread.small_blocks_take_no_lock)
+// and below the size that gets a mapping of its own. None of them may
 // return while A is inside; then A is let go and every call completes.
 
 namespace {
+
+// Above every stage's small blocks (stage 14's go up to 1 KiB), below every
+// stage's mmap threshold (128 KiB), and so on the break heap, which every
+// thread shares.
+constexpr std::size_t SHARED = 4000;
 
 struct Caller {
     const char* name;
@@ -265,21 +214,21 @@ void* sink[16];
 
 void nothing(const hm_block_info*, void*) {}
 
-void call_hmalloc() { sink[0] = api.hmalloc(24); }
+void call_hmalloc() { sink[0] = api.hmalloc(SHARED); }
 void call_hfree() { api.hfree(arg_hfree); }
 void call_hwalk() { api.hwalk(nothing, nullptr); }
-void call_hcalloc() { sink[1] = api.hcalloc(3, 8); }
-void call_hrealloc() { sink[2] = api.hrealloc(arg_realloc, 200); }
-void call_hreallocarray() { sink[3] = api.hreallocarray(arg_reallocarray, 4, 50); }
-void call_malloc() { sink[4] = api.malloc(24); }
+void call_hcalloc() { sink[1] = api.hcalloc(SHARED / 8, 8); }
+void call_hrealloc() { sink[2] = api.hrealloc(arg_realloc, SHARED + 2000); }
+void call_hreallocarray() { sink[3] = api.hreallocarray(arg_reallocarray, 4, (SHARED + 2000) / 4); }
+void call_malloc() { sink[4] = api.malloc(SHARED); }
 void call_free() { api.free(arg_free); }
 void call_posix_memalign() {
-    if (api.posix_memalign(&sink[5], 64, 64) != 0) sink[5] = nullptr;
+    if (api.posix_memalign(&sink[5], 64, SHARED) != 0) sink[5] = nullptr;
 }
-void call_aligned_alloc() { sink[6] = api.aligned_alloc(64, 64); }
-void call_memalign() { sink[7] = api.memalign(64, 64); }
-void call_valloc() { sink[8] = api.valloc(100); }
-void call_pvalloc() { sink[9] = api.pvalloc(100); }
+void call_aligned_alloc() { sink[6] = api.aligned_alloc(64, SHARED); }
+void call_memalign() { sink[7] = api.memalign(256, SHARED); }
+void call_valloc() { sink[8] = api.valloc(SHARED); }
+void call_pvalloc() { sink[9] = api.pvalloc(SHARED); }
 void call_usable_size() { sink[10] = reinterpret_cast<void*>(api.malloc_usable_size(arg_usable)); }
 
 void* caller_thread(void* arg) {
@@ -324,12 +273,12 @@ TEST(thread, calls_are_serialised) {
     add("malloc_usable_size", call_usable_size, api.malloc_usable_size != nullptr);
     // The blocks the callers free or resize, and a block above them so that
     // none of those calls trims the heap under A's feet on a stage without a lock.
-    arg_hfree = alloc_filled(40).p;
-    arg_free = alloc_filled(40).p;
-    arg_realloc = alloc_filled(40).p;
-    arg_reallocarray = alloc_filled(40).p;
-    arg_usable = alloc_filled(40).p;
-    Block guard = alloc_filled(64);
+    arg_hfree = alloc_filled(SHARED).p;
+    arg_free = alloc_filled(SHARED).p;
+    arg_realloc = alloc_filled(SHARED).p;
+    arg_reallocarray = alloc_filled(SHARED).p;
+    arg_usable = alloc_filled(SHARED).p;
+    Block guard = alloc_filled(SHARED);
     // Every thread exists before A is held: pthread_create may allocate.
     for (std::size_t i = 0; i < n; ++i) {
         CHECK_EQ(pthread_create(&callers[i].id, nullptr, caller_thread, &callers[i]), 0);
@@ -361,13 +310,14 @@ TEST(thread, calls_are_serialised) {
     }
     // Reported with A still held: letting A go on after another call
     // changed the heap under it could crash a stage without a lock.
-    CHECK(names.size() == 0) << names << " returned while another thread was inside the allocator "
+    CHECK(names.size() == 0) << names << " (on blocks of " << SHARED
+                             << " bytes, in the shared heap) returned while another thread was inside the allocator "
                              << "(hmalloc, held in sbrk): the calls are not serialised";
     CHECK(!a_returned.load()) << "hmalloc returned while held in sbrk";
     sbrk_double_release();
     pthread_join(a, nullptr);
     for (std::size_t i = 0; i < n; ++i) pthread_join(callers[i].id, nullptr);
-    CHECK(a_result != nullptr) << "hmalloc(1 MiB) returned NULL";
+    CHECK(a_result != nullptr) << "hmalloc(HEAP_PIECE) returned NULL";
     check_intact(guard);
     check_walk(nullptr, 0, false);
 }
