@@ -631,6 +631,16 @@ void plug_free_blocks() {
     }
 }
 
+void hold_in_sbrk(std::atomic<bool>& go, const std::atomic<bool>& returned, Where at) {
+    plug_free_blocks();
+    sbrk_double_pause_next();
+    go = true;
+    double until = now_seconds() + 5;
+    while (!sbrk_double_paused() && !returned.load() && now_seconds() < until) ::usleep(500);
+    CHECK(sbrk_double_paused()) << "the held thread's request did not call sbrk (it returned: " << returned.load()
+                                << ")";
+}
+
 // ---- time, the memory held, fork ----------------------------------------------------------
 
 double now_seconds() {

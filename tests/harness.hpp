@@ -18,6 +18,7 @@
 //        CHECK_EQ(q, p) << "the freed block was not reused";
 #pragma once
 
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
@@ -326,6 +327,14 @@ void refuse_os_after(long grants);
 // that the next request must grow the heap. begin_test() does it; a test
 // that allocated since (threads it created, say) may do it again.
 void plug_free_blocks();
+
+// Holds a thread inside the allocator: plugs the free blocks, tells the
+// sbrk double to hold the next sbrk call, sets `go` (the thread waits for it,
+// then makes a request that must grow the break heap) and waits, at most 5
+// seconds, until the double holds it. The test fails if the thread does not
+// get there (`returned`: it came back without calling sbrk). The test lets it
+// go with sbrk_double_release().
+void hold_in_sbrk(std::atomic<bool>& go, const std::atomic<bool>& returned, Where at = Where::current());
 
 struct StartState {
     char* brk;

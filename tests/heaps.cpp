@@ -136,12 +136,7 @@ TEST(thread, small_blocks_take_no_lock) {
     CHECK(wait_for(b_ready, 5)) << "thread B did not get its small blocks ready";
     // No free block left: A's request must grow the heap (it is below the
     // size that gets a mapping of its own).
-    plug_free_blocks();
-    sbrk_double_pause_next();
-    a_go = true;
-    double until = now_seconds() + 5;
-    while (!sbrk_double_paused() && !a_returned.load() && now_seconds() < until) ::usleep(500);
-    CHECK(sbrk_double_paused()) << "hmalloc(HEAP_PIECE) did not call sbrk (a_returned=" << a_returned.load() << ")";
+    hold_in_sbrk(a_go, a_returned);
     b_go = true;
     bool done = wait_for(b_done, WINDOW);
     int pairs = b_pairs.load();

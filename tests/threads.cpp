@@ -287,16 +287,11 @@ TEST(thread, calls_are_serialised) {
     CHECK_EQ(pthread_create(&a, nullptr, thread_a, nullptr), 0);
     // Creating the threads may have left free space; with none, A's request
     // must grow the heap (it is below the size that gets a mapping of its own).
-    plug_free_blocks();
-    sbrk_double_pause_next();
-    a_go = true;
-    double until = now_seconds() + 5;
-    while (!sbrk_double_paused() && !a_returned.load() && now_seconds() < until) ::usleep(500);
-    CHECK(sbrk_double_paused()) << "hmalloc(HEAP_PIECE) did not call sbrk (a_returned=" << a_returned.load() << ")";
+    hold_in_sbrk(a_go, a_returned);
     // A is inside the allocator. One window for every caller: a call that
     // does not wait for A returns within it.
     callers_go = true;
-    until = now_seconds() + 1.0;
+    double until = now_seconds() + 1.0;
     std::size_t returned = 0;
     while (now_seconds() < until) {
         returned = 0;
