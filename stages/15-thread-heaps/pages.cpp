@@ -30,7 +30,8 @@
 //    the owner takes the whole stack at once.
 //  - The empty pages, the segments and the heaps of exited threads are
 //    shared by every heap: the heap lock (lock.hpp) guards them. A thread
-//    takes it only to get a page or give one back, never for a block.
+//    takes it only to get a page or give one back, or to free a block of a
+//    heap whose thread has exited; never for a block of a live thread's heap.
 #include "pages.hpp"
 
 #include <pthread.h>
