@@ -16,6 +16,17 @@
 // The stage is loaded with dlopen and its sbrk calls land in the sbrk double
 // (common/sbrk_double.cpp), so its heap is alone in its region.
 //
+// From stage 14 on, small blocks have no header and live in pages of one
+// size class, cut from segments the stage maps (stages/14-*/pages.hpp):
+// hwalk_mapped() reports them among the mapped blocks, with a header of 0
+// bytes. A block is small when it is not the start of a mapping of its own
+// (the mmap double, common/mmap_double.cpp, lists the live mappings); the
+// mapping that holds it is its segment. Below the break heap, each page that
+// holds live small blocks gets a row, to scale, from the 4 KiB boundary at
+// or below its first live block (which skips a segment's records of its
+// pages) to past its last one: live data and slack at their offsets, the
+// rest white (no live block there: a free slot, or one not used yet).
+//
 // Usage: heapmap LIB OUT.svg [TITLE]
 #include <dlfcn.h>
 
@@ -29,6 +40,7 @@
 
 #include "demo_workload.hpp"
 #include "hmalloc_api.h"
+#include "mmap_double.h"
 #include "sbrk_double.h"
 
 namespace {
@@ -85,6 +97,84 @@ void visit(const hm_block_info* b, void* ctx) {
         s->map->add(payload + live, payload + b->size, SLACK);
     }
     s->cursor = payload + b->size;
+}
+
+// ---- small blocks in pages (stage 14 on) -----------------------------------------------
+
+// The pages of stages 14-16 (stages/14-*/pages.hpp): the tool draws a row per
+// PAGE_BYTES of a segment.
+constexpr std::size_t PAGE_BYTES = std::size_t{64} << 10;
+
+struct SmallBlock {
+    std::size_t at, size, live;  // at: the offset in its page
+};
+struct Page {
+    int segment;            // 1, 2, ... in address order
+    std::size_t offset;     // the offset in its segment where its row begins (see visit_small)
+    std::size_t extent;     // the end of its last live block, from `offset`
+    std::size_t live, slack;
+    int first, blocks;      // its blocks in Small::blocks
+};
+constexpr int MAX_SMALL = 4096, MAX_PAGES = 256, MAX_SEGMENTS = 64;
+struct Small {
+    SmallBlock blocks[MAX_SMALL];
+    int count = 0;
+    Page pages[MAX_PAGES];
+    int page_count = 0;
+    const char* segments[MAX_SEGMENTS] = {};
+    std::size_t segment_length[MAX_SEGMENTS] = {};
+    int segment_count = 0;
+    std::size_t live = 0, slack = 0;
+    int missed = 0;  // blocks past the arrays' room (not drawn)
+    const hm::demo::Book* w;
+    mmap_double_mapping mappings[1024];
+    std::size_t mapping_count = 0;
+};
+
+void visit_small(const hm_block_info* b, void* ctx) {
+    auto* s = static_cast<Small*>(ctx);
+    const char* block = static_cast<const char*>(b->header);
+    if (b->header_size != 0) return;
+    const mmap_double_mapping* m = nullptr;
+    for (std::size_t i = 0; i < s->mapping_count; ++i)
+        if (block >= s->mappings[i].start && block < s->mappings[i].start + s->mappings[i].length) m = &s->mappings[i];
+    if (m == nullptr || m->start == block) return;  // a mapped block: its own mapping
+    int seg = s->segment_count;
+    if (seg == 0 || s->segments[seg - 1] != m->start) {
+        if (seg == MAX_SEGMENTS) {
+            ++s->missed;
+            return;
+        }
+        s->segments[seg] = m->start;
+        s->segment_length[seg] = m->length;
+        s->segment_count = ++seg;
+    }
+    auto in_segment = static_cast<std::size_t>(block - m->start);
+    Page* p = s->page_count == 0 ? nullptr : &s->pages[s->page_count - 1];
+    if (p == nullptr || p->segment != seg || p->offset / PAGE_BYTES != in_segment / PAGE_BYTES) {
+        if (s->page_count == MAX_PAGES || s->count == MAX_SMALL) {
+            ++s->missed;
+            return;
+        }
+        p = &s->pages[s->page_count++];
+        // The row starts at the 4 KiB boundary at or below the page's first
+        // live block (blocks come in address order).
+        *p = Page{seg, in_segment & ~std::size_t{4095}, 0, 0, 0, s->count, 0};
+    }
+    if (s->count == MAX_SMALL) {
+        ++s->missed;
+        return;
+    }
+    std::size_t live = s->w->requested(b->payload);
+    if (live > b->size) live = b->size;
+    SmallBlock k{in_segment - p->offset, b->size, live};
+    s->blocks[s->count++] = k;
+    ++p->blocks;
+    p->live += live;
+    p->slack += b->size - live;
+    if (k.at + k.size > p->extent) p->extent = k.at + k.size;
+    s->live += live;
+    s->slack += b->size - live;
 }
 
 // ---- the picture -------------------------------------------------------------------
@@ -168,6 +258,22 @@ int main(int argc, char** argv) {
     w.api.hwalk(visit, &state);
     if (heap_end > state.cursor) map.add(state.cursor, heap_end, GAP);
     if (peak > heap_end) map.add(heap_end, peak, RETURNED);
+    static Small small;
+    small.w = &w;
+    if (w.api.hwalk_mapped != nullptr) {
+        small.mapping_count = mmap_double_mappings(small.mappings, sizeof small.mappings / sizeof small.mappings[0]);
+        if (small.mapping_count > sizeof small.mappings / sizeof small.mappings[0])
+            small.mapping_count = sizeof small.mappings / sizeof small.mappings[0];
+        w.api.hwalk_mapped(visit_small, &small);
+    }
+    // The pages' rows: `page_row` bytes of each page, as many as its furthest
+    // live block needs.
+    std::size_t page_row = 256;
+    for (int i = 0; i < small.page_count; ++i)
+        while (page_row < small.pages[i].extent && page_row < PAGE_BYTES) page_row *= 2;
+    const double PAGE_PITCH = ROW_HEIGHT + ROW_GAP + 4;
+    double small_height = 0;
+    if (small.count != 0) small_height = 50 + small.segment_count * 20.0 + small.page_count * PAGE_PITCH;
 
     // Rows of a power-of-two number of bytes, at most 32 rows.
     std::size_t row_bytes = 256;
@@ -176,7 +282,7 @@ int main(int argc, char** argv) {
     if (rows == 0) rows = 1;
     const double legend_top = 70;
     const double top = legend_top + 3 * 22 + 30;
-    double height = top + static_cast<double>(rows) * (ROW_HEIGHT + ROW_GAP) + 50;
+    double height = top + static_cast<double>(rows) * (ROW_HEIGHT + ROW_GAP) + 50 + small_height;
     double width = LEFT + PLOT_WIDTH + 30;
 
     std::FILE* f = std::fopen(out, "w");
@@ -233,15 +339,62 @@ int main(int argc, char** argv) {
                      y, x, y + ROW_HEIGHT);
     }
     marker(f, heap_end, row_bytes, top, "#d62728", "break", false);
+    if (small.count != 0) {
+        double y = top + static_cast<double>(rows) * (ROW_HEIGHT + ROW_GAP) + 24;
+        std::fprintf(f,
+                     "<text x=\"%.0f\" y=\"%.0f\" font-size=\"14\" font-weight=\"bold\">Small blocks, with no header: %d "
+                     "live in %d pages of one size class (%s bytes of live data, %s of slack)</text>\n",
+                     LEFT, y, small.count, small.page_count, with_commas(small.live).c_str(), with_commas(small.slack).c_str());
+        std::fprintf(f,
+                     "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\" fill=\"#333\">To scale: one row is %s bytes of a %s-byte page, from the "
+                     "4 KiB boundary at or below its first live block; white: a free or unused slot.</text>\n",
+                     LEFT, y + 20, with_commas(page_row).c_str(), with_commas(PAGE_BYTES).c_str());
+        y += 34;
+        double page_scale = PLOT_WIDTH / static_cast<double>(page_row);
+        int seg = 0;
+        for (int i = 0; i < small.page_count; ++i) {
+            const Page& p = small.pages[i];
+            if (p.segment != seg) {
+                seg = p.segment;
+                std::fprintf(f,
+                             "<text x=\"%.0f\" y=\"%.0f\" font-size=\"12\">segment %d: %s bytes mapped; the pages that hold "
+                             "live blocks, by the offset of their row in it</text>\n",
+                             LEFT, y + 14, seg, with_commas(small.segment_length[seg - 1]).c_str());
+                y += 20;
+            }
+            y += 4;
+            std::string where = "+" + with_commas(p.offset);
+            std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\" text-anchor=\"end\">%s</text>\n",
+                         LEFT - 8, y + 10, where.c_str());
+            std::fprintf(f, "<text x=\"%.0f\" y=\"%.0f\" font-size=\"10\" fill=\"#555\" text-anchor=\"end\">%d x %s B</text>\n",
+                         LEFT - 8, y + 21, p.blocks, with_commas(small.blocks[p.first].size).c_str());
+            rect(f, LEFT, y, PLOT_WIDTH, ROW_HEIGHT, KIND_COLOUR[GAP], kind_style(GAP));
+            for (int k = p.first; k < p.first + p.blocks; ++k) {
+                const SmallBlock& b = small.blocks[k];
+                double x = LEFT + static_cast<double>(b.at) * page_scale;
+                rect(f, x, y, static_cast<double>(b.live) * page_scale, ROW_HEIGHT, KIND_COLOUR[LIVE]);
+                rect(f, x + static_cast<double>(b.live) * page_scale, y, static_cast<double>(b.size - b.live) * page_scale,
+                     ROW_HEIGHT, KIND_COLOUR[SLACK]);
+                std::fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"#111\" stroke-width=\"0.6\"/>\n",
+                             x, y, x, y + ROW_HEIGHT);
+            }
+            y += ROW_HEIGHT + ROW_GAP;
+        }
+    }
     std::fprintf(f,
                  "<text x=\"%.0f\" y=\"%.0f\" font-size=\"11\" fill=\"#555\">Heap start = the break before the first "
-                 "call. Drawn by bench/heapmap.cpp from hwalk(); workload: common/demo_workload.hpp (make demo).%s</text>\n",
-                 LEFT, height - 18, w.intact ? "" : " CONTENTS CORRUPTED.");
+                 "call. Drawn by bench/heapmap.cpp from hwalk()%s; workload: common/demo_workload.hpp (make demo).%s</text>\n",
+                 LEFT, height - 18, small.count != 0 ? " and hwalk_mapped()" : "", w.intact ? "" : " CONTENTS CORRUPTED.");
     std::fprintf(f, "</svg>\n");
     std::fclose(f);
 
-    std::printf("%s: %s (%d used, %d free blocks; heap %zu bytes, peak %zu; live %zu; headers %zu, slack %zu, free %zu, gap %zu)%s\n",
+    char pages[160] = "";
+    if (small.count != 0)
+        std::snprintf(pages, sizeof pages, "; small blocks: %d live in %d pages of %d segment(s), live %zu, slack %zu%s",
+                      small.count, small.page_count, small.segment_count, small.live, small.slack,
+                      small.missed != 0 ? " (some not drawn)" : "");
+    std::printf("%s: %s (%d used, %d free blocks; heap %zu bytes, peak %zu; live %zu; headers %zu, slack %zu, free %zu, gap %zu%s)%s\n",
                 title, out, map.used_blocks, map.free_blocks, heap_end, peak, live, map.total[HEADER], map.total[SLACK],
-                map.total[FREE], map.total[GAP], w.intact ? "" : " CONTENTS CORRUPTED");
+                map.total[FREE], map.total[GAP], pages, w.intact ? "" : " CONTENTS CORRUPTED");
     return w.intact ? 0 : 1;
 }

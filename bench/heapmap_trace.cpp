@@ -19,9 +19,16 @@
 // slack and free payload; what is left empty is gap (bytes in no block), a
 // hatched share is past the break (the heap's highest break is drawn for
 // scale). Mapped blocks are drawn apart, end to end in address order with a
-// line between two mappings, on a scale of their own. The picture has at
-// most 40 rows of 64 cells for the heap and 8 for the mappings, so its size
-// is bounded whatever the program.
+// line between two mappings, on a scale of their own. From stage 14 on,
+// hwalk_mapped also reports the small blocks, which have no header and no
+// mapping of their own: they live in segments the stage mapped (1 MiB each,
+// cut into pages of one size class). A block is told to be small when it is
+// not the start of a mapping (the mmap double's table says which mappings
+// are live); the mapping that holds it is its segment. The segments are
+// drawn apart too, end to end, each block at its offset in its segment, and
+// counted in the footprint as segments, not as blocks. The picture has at
+// most 40 rows of 64 cells for the heap and 8 each for the mappings and the
+// segments, so its size is bounded whatever the program.
 //
 // The replay does not fill the blocks (a picture, not a speed test): it
 // stamps each block's first 8 bytes and checks them when the block is
@@ -389,10 +396,14 @@ struct Snapshot {
     mmap_double_stats mm{};
     std::uint64_t live_bytes = 0, live_blocks = 0;
     std::vector<Block> heap, mapped;
+    std::vector<Block> small;                  // small blocks: `at` is the offset in the segments drawn end to end
+    std::vector<std::size_t> segment_starts;   // ... where each segment begins, on that scale
+    std::size_t segment_bytes = 0;             // the segments that hold small blocks
     std::size_t total[KINDS] = {};  // the heap's bytes of each kind (up to the break)
     std::size_t mapped_total[KINDS] = {};
     std::size_t mapped_bytes = 0;  // the mapped blocks' mappings
-    std::size_t own_mapped = 0;    // what else the stage has mapped: its own tables (stage 11's map of starts)
+    std::size_t own_mapped = 0;    // what else the stage has mapped: its own tables (stage 11's map of starts,
+                                   // stage 14's table of segments), a segment kept with no live block
     int used_blocks = 0, free_blocks = 0;
 };
 
@@ -412,12 +423,42 @@ std::size_t live_in(const char* from, std::size_t n) {
 struct Visit {
     std::vector<Block>* out;
     bool mapped;
+    // For hwalk_mapped: the live mappings (address order), and where the
+    // small blocks go, with the segments that hold them.
+    const std::vector<mmap_double_mapping>* mappings = nullptr;
+    Snapshot* s = nullptr;
+    const char* segment = nullptr;  // the last segment seen
 };
+
+// The live mapping that holds `p` (null if none).
+const mmap_double_mapping* mapping_of(const std::vector<mmap_double_mapping>& all, const char* p) {
+    auto it = std::upper_bound(all.begin(), all.end(), p,
+                               [](const char* q, const mmap_double_mapping& m) { return q < m.start; });
+    if (it == all.begin()) return nullptr;
+    --it;
+    return p < it->start + it->length ? &*it : nullptr;
+}
 
 void visit(const hm_block_info* b, void* ctx) {
     auto* v = static_cast<Visit*>(ctx);
     const char* header = static_cast<const char*>(b->header);
     Block k{};
+    if (v->mappings != nullptr) {
+        // A small block: no header, inside a mapping (its segment) that it does not start.
+        const mmap_double_mapping* m = mapping_of(*v->mappings, header);
+        if (b->header_size == 0 && m != nullptr && m->start != header) {
+            if (m->start != v->segment) {  // blocks come in address order: a segment's blocks in a run
+                v->segment = m->start;
+                v->s->segment_starts.push_back(v->s->segment_bytes);
+                v->s->segment_bytes += m->length;
+            }
+            k.at = v->s->segment_starts.back() + static_cast<std::size_t>(header - m->start);
+            k.size = b->size;
+            k.live = live_in(static_cast<const char*>(b->payload), b->size);
+            v->s->small.push_back(k);
+            return;
+        }
+    }
     k.at = v->mapped ? 0 : static_cast<std::size_t>(header - heap_begin);
     k.header = static_cast<std::size_t>(static_cast<const char*>(b->payload) - header);
     k.size = b->size;
@@ -462,7 +503,9 @@ Snapshot take(const std::vector<Slot>& slots, std::size_t calls) {
     }
     if (s.brk > cursor) s.total[GAP] += s.brk - cursor;
     if (api.hwalk_mapped != nullptr) {
-        Visit m{&s.mapped, true};
+        std::vector<mmap_double_mapping> mappings(std::size_t{1} << 16);
+        mappings.resize(std::min(mappings.size(), mmap_double_mappings(mappings.data(), mappings.size())));
+        Visit m{&s.mapped, true, &mappings, &s};
         api.hwalk_mapped(visit, &m);
         for (const Block& b : s.mapped) {
             s.mapped_bytes += b.header + b.size;
@@ -472,7 +515,8 @@ Snapshot take(const std::vector<Slot>& slots, std::size_t calls) {
         }
     }
     std::size_t all_mapped = s.mm.live_bytes > mapped_start ? s.mm.live_bytes - mapped_start : 0;
-    s.own_mapped = all_mapped > s.mapped_bytes ? all_mapped - s.mapped_bytes : 0;
+    std::size_t counted = s.mapped_bytes + s.segment_bytes;
+    s.own_mapped = all_mapped > counted ? all_mapped - counted : 0;
     return s;
 }
 
@@ -607,11 +651,15 @@ std::string os_calls(const Snapshot& s) {
 }
 
 std::string live_line(const Snapshot& s) {
-    std::size_t footprint = s.brk + s.mapped_bytes + s.own_mapped;
-    char own[80] = "";
+    std::size_t footprint = s.brk + s.mapped_bytes + s.segment_bytes + s.own_mapped;
+    char own[200] = "";
+    int n = 0;
+    if (s.segment_bytes != 0)
+        n = std::snprintf(own, sizeof own, " + segments %s", commas(s.segment_bytes).c_str());
     if (s.own_mapped != 0)
-        std::snprintf(own, sizeof own, " + %s the stage mapped for its own tables", commas(s.own_mapped).c_str());
-    char buf[400];
+        std::snprintf(own + n, sizeof own - static_cast<std::size_t>(n), " + %s the stage mapped for its own tables",
+                      commas(s.own_mapped).c_str());
+    char buf[500];
     std::snprintf(buf, sizeof buf,
                   "live %s bytes in %s blocks; footprint %s bytes (break heap %s + mapped blocks %s%s): live is %.1f%% of it",
                   commas(s.live_bytes).c_str(), commas(s.live_blocks).c_str(), commas(footprint).c_str(),
@@ -631,8 +679,43 @@ std::string heap_line(const Snapshot& s) {
     return buf;
 }
 
+// Blocks drawn end to end on rows of cells of KM bytes (the mapped blocks, or
+// the segments of small blocks), with a line where each mapping begins.
+void draw_mappings(Picture& p, const std::vector<Block>& blocks, const std::vector<std::size_t>& starts,
+                   std::size_t bytes, std::size_t KM) {
+    p.y += 6;
+    Cells mc((bytes + KM - 1) / KM);
+    for (const Block& b : blocks) {
+        add(mc, b.at, b.at + b.header, HEADER, KM);
+        add(mc, b.at + b.header, b.at + b.header + b.live, LIVE, KM);
+        add(mc, b.at + b.header + b.live, b.at + b.header + b.size, SLACK, KM);
+    }
+    if (mc.empty()) mc.resize(1);
+    double top = p.y;
+    double bottom = draw_rows(p.f, mc.size(), KM, top, false);
+    draw_cells(p.f, mc, KM, top);
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+        auto [x, y] = spot(starts[i], KM, top, false);
+        std::fprintf(p.f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#111\" stroke-width=\"1\"/>\n",
+                     x, y - 1, x, y + CELL_H + 1);
+    }
+    p.y = bottom;
+}
+
+std::string small_line(const Snapshot& s) {
+    std::size_t live = 0, size = 0;
+    for (const Block& b : s.small) live += b.live, size += b.size;
+    char buf[400];
+    std::snprintf(buf, sizeof buf,
+                  "small blocks (no header, in pages of one size class): %s live in %s segments, %s bytes; live data %s, "
+                  "slack %s",
+                  commas(s.small.size()).c_str(), commas(s.segment_starts.size()).c_str(), commas(s.segment_bytes).c_str(),
+                  commas(live).c_str(), commas(size - live).c_str());
+    return buf;
+}
+
 void panel(Picture& p, const Snapshot& s, const char* heading, std::size_t H, std::size_t K, std::size_t M,
-           std::size_t KM, bool has_mapped_walk) {
+           std::size_t KM, std::size_t KS, bool has_mapped_walk) {
     p.y += 14;
     text(p, 14, heading, "#111", "bold");
     text(p, 11, live_line(s));
@@ -669,42 +752,36 @@ void panel(Picture& p, const Snapshot& s, const char* heading, std::size_t H, st
         text(p, 11, "mapped blocks: none (before stage 09 every block is on the break heap)", "#555");
         return;
     }
+    (void)M;
     if (s.mapped.empty()) {
         text(p, 11, "mapped blocks: none at this point", "#555");
-        return;
+    } else {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "mapped blocks: %s mappings, %s bytes, end to end in address order (a line between two); one cell is %s",
+                      commas(s.mapped.size()).c_str(), commas(s.mapped_bytes).c_str(), human(KM).c_str());
+        text(p, 11, buf, "#333");
+        std::vector<Block> ends;  // the mapped blocks end to end
+        std::vector<std::size_t> starts;
+        std::size_t at = 0;
+        for (Block b : s.mapped) {
+            starts.push_back(at);
+            b.at = at;
+            at += b.header + b.size;
+            ends.push_back(b);
+        }
+        draw_mappings(p, ends, starts, at, KM);
     }
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "mapped blocks: %s mappings, %s bytes, end to end in address order (a line between two); one cell is %s",
-                  commas(s.mapped.size()).c_str(), commas(s.mapped_bytes).c_str(), human(KM).c_str());
-    text(p, 11, buf, "#333");
-    p.y += 6;
-    Cells mc((std::max(M, s.mapped_bytes) + KM - 1) / KM);
-    std::size_t at = 0;
-    std::vector<std::size_t> starts;
-    for (const Block& b : s.mapped) {
-        starts.push_back(at);
-        add(mc, at, at + b.header, HEADER, KM);
-        add(mc, at + b.header, at + b.header + b.live, LIVE, KM);
-        add(mc, at + b.header + b.live, at + b.header + b.size, SLACK, KM);
-        at += b.header + b.size;
-    }
-    mc.resize((at + KM - 1) / KM);
-    if (mc.empty()) mc.resize(1);
-    top = p.y;
-    bottom = draw_rows(p.f, mc.size(), KM, top, false);
-    draw_cells(p.f, mc, KM, top);
-    for (std::size_t i = 1; i < starts.size(); ++i) {
-        auto [x, y] = spot(starts[i], KM, top, false);
-        std::fprintf(p.f, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#111\" stroke-width=\"1\"/>\n",
-                     x, y - 1, x, y + CELL_H + 1);
-    }
-    p.y = bottom;
+    // The segments of small blocks (stage 14 on), apart again.
+    if (s.small.empty()) return;
+    text(p, 11, small_line(s) + "; segments end to end, one cell is " + human(KS), "#333");
+    draw_mappings(p, s.small, s.segment_starts, s.segment_bytes, KS);
 }
 
 void print_figures(const char* heading, const Snapshot& s) {
     std::printf("  %s\n    %s\n    %s\n", heading, live_line(s).c_str(), heap_line(s).c_str());
     if (!s.mapped.empty())
         std::printf("    mapped: %zu mappings, %s bytes\n", s.mapped.size(), commas(s.mapped_bytes).c_str());
+    if (!s.small.empty()) std::printf("    %s\n", small_line(s).c_str());
     std::printf("    %s\n", os_calls(s).c_str());
 }
 
@@ -803,6 +880,7 @@ int main(int argc, char** argv) {
     std::size_t K = scale_for(H, HEAP_ROWS);
     std::size_t M = std::max(at_peak.mapped_bytes, at_end.mapped_bytes);
     std::size_t KM = scale_for(std::max<std::size_t>(M, 1), MAP_ROWS);
+    std::size_t KS = scale_for(std::max<std::size_t>({at_peak.segment_bytes, at_end.segment_bytes, 1}), MAP_ROWS);
 
     // The body is drawn into memory: the height is known only at the end.
     char* body = nullptr;
@@ -855,7 +933,7 @@ int main(int argc, char** argv) {
     if (at_peak.taken) {
         std::snprintf(heading, sizeof heading, "At the peak of live bytes: after call %s of %s", commas(at_peak.calls).c_str(),
                       commas(n).c_str());
-        panel(p, at_peak, heading, H, K, M, KM, api.hwalk_mapped != nullptr);
+        panel(p, at_peak, heading, H, K, M, KM, KS, api.hwalk_mapped != nullptr);
     } else {
         std::snprintf(heading, sizeof heading, "The peak of live bytes (after call %s) was not reached",
                       commas(t.peak_after).c_str());
@@ -868,7 +946,7 @@ int main(int argc, char** argv) {
     else
         std::snprintf(heading, sizeof heading, "Where the replay stopped: after call %s of %s", commas(done).c_str(),
                       commas(n).c_str());
-    panel(p, at_end, heading, H, K, M, KM, api.hwalk_mapped != nullptr);
+    panel(p, at_end, heading, H, K, M, KM, KS, api.hwalk_mapped != nullptr);
     if (emulated_calloc + emulated_realloc + emulated_aligned != 0) {
         char buf[300];
         std::snprintf(buf, sizeof buf,
@@ -905,6 +983,7 @@ int main(int argc, char** argv) {
     std::printf("%s\n", title.c_str());
     std::printf("  drawn: %s (one cell is %s of the heap", out, human(K).c_str());
     if (M != 0) std::printf(", %s of the mapped blocks", human(KM).c_str());
+    if (at_peak.segment_bytes + at_end.segment_bytes != 0) std::printf(", %s of the segments", human(KS).c_str());
     std::printf(")\n");
     std::printf("  trace: %s calls by %s; live bytes peak at %s after call %s%s\n", commas(n).c_str(), t.program,
                 commas(t.peak_live).c_str(), commas(t.peak_after).c_str(),
