@@ -194,11 +194,17 @@ TEST(free, double_free_after_trim_refused) {
 }
 
 // free leaves errno alone (POSIX 2024, and glibc), also when the OS call
-// inside it fails: here the OS refuses to lower the break.
+// inside it fails: here the OS refuses to lower the break. Below b lie three
+// blocks of 100 KiB (each below every stage's mmap threshold), freed first:
+// with b they make a free top larger than every stage's trim threshold
+// (256 KiB), so freeing b makes a stage that trims at all try to.
 TEST(free, keeps_errno_when_os_refuses) {
     Block keep = alloc_filled(64);
     Block a = alloc_filled(5000);
+    static Block middle[3];
+    for (Block& x : middle) x = alloc_filled(100 << 10);
     Block b = alloc_filled(5000);
+    for (Block& x : middle) hfree(x.p);  // not the top: b lies above them
     sbrk_double_refuse_shrink(1);
     Mark m = mark();
     errno = 4321;

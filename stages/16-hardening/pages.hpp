@@ -7,15 +7,16 @@
 // pages' records at the start of the segment, never in front of a block.
 //
 //   segment (1 MiB, aligned to 1 MiB):
-//   | records of its 16 pages | page 0 ... | page 1 ......... | ... | page 15 ........ |
+//   | 16 records, 2 bitmaps   | page 0 ... | page 1 ......... | ... | page 15 ........ |
 //   ^base                     ^META        ^base + PAGE                     base + SEGMENT ^
 //
 // The segment of an address is the address with its low bits cleared; a
 // map of our segments (one bit for every SEGMENT bytes of the address space)
 // says whether it is one of ours, and only then is its page's record read.
-// The record says the block's class and whether a block starts there and is
-// live (a bitmap), so free and malloc_usable_size need no header, and a
-// foreign, interior or freed pointer is told apart in O(1). A freed block's
+// The record says the block's class, and the segment's maps (pages.cpp)
+// whether a block starts there and is live, so free and malloc_usable_size
+// need no header, and a foreign, interior or freed pointer is told apart in
+// O(1). A freed block's
 // link to the next is encoded and checked before it is followed (stage 16:
 // pages.cpp, "hardening").
 //
